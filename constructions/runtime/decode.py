@@ -1,0 +1,74 @@
+"""Greedy chain-of-thought decoding and teacher-forced checking (spec §1.2, DESIGN.md).
+
+Teacher forcing checks greedy decoding: if at every prefix of the reference sequence the model's
+arg-max is unique and equals the next reference token, greedy decoding reproduces the reference
+exactly (induction on the position); at the first position where it does not, greedy decoding
+diverges there. So one batched forward pass over the whole reference sequence checks every step;
+a tie counts as a failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from constructions.runtime.arithmetic import FLOAT64, Mode
+
+
+@dataclass
+class ForcedResult:
+    argmax: np.ndarray   # (B, L) the model's choice after each prefix
+    unique: np.ndarray   # (B, L) the arg-max is strict
+    gap: np.ndarray      # (B, L) top-1 minus top-2 logit
+    ok: np.ndarray       # (B,) every checked position right and unique
+    first_bad: np.ndarray  # (B,) first checked position that fails, -1 if none
+
+
+def teacher_force(model, ids: np.ndarray, check: np.ndarray, mode: Mode = FLOAT64) -> ForcedResult:
+    """Check ``argmax logits[b, k] == ids[b, k + 1]`` (uniquely) wherever ``check[b, k]``.
+
+    ``ids`` is a (B, L) batch padded with 0; ``check`` a (B, L) boolean mask of the positions whose
+    next token the model must produce (the last checked position of a row must have a next token).
+    """
+    ids = np.asarray(ids)
+    check = np.asarray(check, dtype=bool)
+    if check.shape != ids.shape:
+        raise ValueError("check mask must have the shape of ids")
+    if np.any(check[:, -1]):
+        raise ValueError("the last column has no next token to check")
+    logits = model.logits(model.forward(ids, mode), mode)
+    top2 = np.partition(logits, -2, axis=-1)[..., -2:]
+    argmax = logits.argmax(axis=-1)
+    gap = top2[..., 1] - top2[..., 0]
+    unique = gap > 0
+    target = np.zeros_like(ids)
+    target[:, :-1] = ids[:, 1:]
+    good = (argmax == target) & unique
+    bad = check & ~good
+    first_bad = np.where(bad.any(axis=1), bad.argmax(axis=1), -1)
+    return ForcedResult(argmax, unique, gap, ~bad.any(axis=1), first_bad)
+
+
+def greedy(model, prompt: list[int], stop_ids: set[int], max_steps: int, mode: Mode = FLOAT64,
+           retriever=None) -> tuple[list[int], bool]:
+    """Greedy CoT from ``prompt`` until a token in ``stop_ids`` (included) or ``max_steps`` tokens.
+
+    With a ``retriever`` (see :mod:`constructions.runtime.retrieve`) each generated ``<EndSearch>``
+    is followed by the retrieved tokens (Def A.5). Returns (generated tokens, stopped).
+    A tie for the arg-max resolves to the smallest id (numpy's argmax); checkers never rely on it.
+    """
+    seq = list(prompt)
+    out: list[int] = []
+    for _ in range(max_steps):
+        logits = model.logits(model.forward(np.array([seq]), mode), mode)[0, -1]
+        nxt = int(np.argmax(logits))
+        seq.append(nxt)
+        out.append(nxt)
+        if nxt in stop_ids:
+            return out, True
+        if retriever is not None and retriever.is_end(nxt):
+            found = retriever.retrieve(seq)
+            seq += found
+            out += found
+    return out, False

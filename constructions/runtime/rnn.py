@@ -1,0 +1,159 @@
+"""RNNs (Def 3.3), Linear RNNs (Defs 3.4-3.5) and hybrids (Def 5.5): the only forward passes for them.
+
+* :class:`RNN` is the general class of the lower bounds: a state ``s_t in R_p^Lambda`` updated by an
+  arbitrary transition ``s_t = t(s_{t-1}, x_t)`` and read out by ``o(s_t)``. Its memory is
+  ``M = Lambda * p`` bits (spec §1.4); only the state counts, weights are free.
+* :class:`LinearRNN` stacks blocks ``f(X) = X + LU(X) + g(X + LU(X))`` with the linear unit
+  ``h_t = A h_{t-1} + B x_t`` (h_0 = 0) and a ReGLU FFN g. Its state is every block's h, so
+  Lambda = the number of coordinates some A or B row can make nonzero, summed over blocks.
+* :class:`Hybrid` is a Linear RNN followed by one Transformer block (attention + ReGLU FFN) over the
+  RNN outputs at all positions; the attention keeps a KV cache, reported separately.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from constructions.runtime.arithmetic import FLOAT64, Mode
+from constructions.runtime.layout import Layout
+from constructions.runtime.transformer import FFN, Block, Transformer, attend, ffn_forward
+from theory.tokens import Vocab
+
+
+class RNN:
+    """The general recurrent model of Def 3.3: subclasses define the transition and the output."""
+
+    state_dim: int
+
+    def initial_state(self, batch: int) -> np.ndarray:
+        return np.zeros((batch, self.state_dim))
+
+    def transition(self, state: np.ndarray, x: np.ndarray, mode: Mode) -> np.ndarray:
+        raise NotImplementedError("an RNN subclass defines its transition")
+
+    def state_bits(self, p: int) -> int:
+        """M = Lambda * p: the memory the lower bounds constrain."""
+        return self.state_dim * int(p)
+
+
+@dataclass
+class LinearUnit:
+    """``h_t = A h_{t-1} + B x_t``; A, B: (d, d)."""
+
+    A: np.ndarray
+    B: np.ndarray
+    name: str = ""
+
+    def state_rows(self) -> np.ndarray:
+        return np.flatnonzero(np.any(self.A != 0, axis=1) | np.any(self.B != 0, axis=1))
+
+
+@dataclass
+class RNNBlock:
+    unit: LinearUnit
+    ffn: FFN | None = None
+    name: str = ""
+
+
+@dataclass
+class LinearRNN(RNN):
+    vocab: Vocab
+    layout: Layout
+    blocks: list[RNNBlock]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    kind = "linear_rnn"
+
+    @property
+    def d(self) -> int:
+        return len(self.layout)
+
+    @property
+    def state_dim(self) -> int:  # type: ignore[override]
+        return int(sum(len(b.unit.state_rows()) for b in self.blocks))
+
+    def embed(self, ids, mode: Mode = FLOAT64) -> np.ndarray:
+        return Transformer(self.vocab, self.layout, []).embed(ids, mode)
+
+    def forward(self, ids, mode: Mode = FLOAT64, dump: bool = False):
+        x = self.embed(ids, mode)
+        trace = [{"block": "embedding", "residual": x.copy()}] if dump else None
+        for block in self.blocks:
+            y = mode.round(x + run_linear_unit(block.unit, x, mode))
+            x = mode.round(y + ffn_forward(block.ffn, y, mode)) if block.ffn is not None else y
+            if dump:
+                trace.append({"block": block.name, "residual": x.copy()})
+        return (x, trace) if dump else x
+
+    def logits(self, residual, mode: Mode = FLOAT64) -> np.ndarray:
+        return Transformer(self.vocab, self.layout, []).logits(residual, mode)
+
+    def size(self) -> dict[str, Any]:
+        return {"depth": len(self.blocks), "width": self.d, "state_dim": self.state_dim,
+                "ffn_width": max((b.ffn.width for b in self.blocks if b.ffn is not None), default=0)}
+
+
+def run_linear_unit(unit: LinearUnit, x: np.ndarray, mode: Mode) -> np.ndarray:
+    """All outputs h_1..h_L of one linear unit for a batch x (B, L, d); a loop over time only."""
+    rows = unit.state_rows()
+    cols = np.flatnonzero(np.any(unit.B[rows] != 0, axis=0))
+    a = mode.round(unit.A[np.ix_(rows, rows)]).T
+    b = mode.round(unit.B[np.ix_(rows, cols)]).T
+    h = np.zeros((x.shape[0], len(rows)))
+    out = np.zeros_like(x)
+    for t in range(x.shape[1]):
+        h = mode.round(mode.matmul(h, a) + mode.matmul(x[:, t, cols], b))
+        out[:, t, rows] = h
+    return out
+
+
+@dataclass
+class Hybrid:
+    """A Linear RNN whose outputs at all positions feed one Transformer block (Def 5.5)."""
+
+    rnn: LinearRNN
+    top: Block
+    score_scale: float | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    kind = "hybrid"
+
+    @property
+    def vocab(self) -> Vocab:
+        return self.rnn.vocab
+
+    @property
+    def layout(self) -> Layout:
+        return self.rnn.layout
+
+    def _as_transformer(self) -> Transformer:
+        return Transformer(self.vocab, self.layout, [self.top], score_scale=self.score_scale)
+
+    def forward(self, ids, mode: Mode = FLOAT64, dump: bool = False):
+        x = self.rnn.forward(ids, mode)
+        t = self._as_transformer()
+        causal = np.tril(np.ones((x.shape[1], x.shape[1]), dtype=bool))
+        attn = np.zeros_like(x)
+        for head in self.top.heads:
+            attn += attend(head, x, causal, t.scale, mode)[0]
+        y = mode.round(x + attn)
+        out = mode.round(y + ffn_forward(self.top.ffn, y, mode)) if self.top.ffn is not None else y
+        return (out, [{"block": "rnn", "residual": x}, {"block": "top", "residual": out}]) if dump else out
+
+    def logits(self, residual, mode: Mode = FLOAT64) -> np.ndarray:
+        return self._as_transformer().logits(residual, mode)
+
+    def kv_cache_numbers(self, length: int) -> int:
+        """Numbers the attention layer keeps for a context of ``length`` tokens (keys + values)."""
+        per_position = 0
+        for head in self.top.heads:
+            cols, wq, wk, v_cols, v_rows, wv = head.sparse()
+            per_position += wk.shape[1] + len(v_rows)
+        return per_position * int(length)
+
+    def size(self) -> dict[str, Any]:
+        return {**self.rnn.size(), "top_heads": len(self.top.heads),
+                "top_ffn_width": self.top.ffn.width if self.top.ffn is not None else 0}

@@ -1,0 +1,195 @@
+"""The Transformer of Defs 3.1-3.2, in numpy: the only place its forward pass lives.
+
+Shapes: the paper keeps tokens as columns (X in R^{d x l}); here a batch is ``X[b, k, :]`` with
+positions as rows, which is the same model transposed.
+
+Semantics (one block):
+    A(X) = sum_h  softmax_col(score_h + C) applied to values  W_V^h X
+    score_h[k', k] = (W_K^h X_{k'}) . (W_Q^h X_k) * score_scale,   C = -inf for k' > k (causal)
+    f(X) = X + A(X) + g(X + A(X)),    g(x) = W_3 (ReLU(W_1 x + b_1) * (W_2 x + b_2)) + b_3  (ReGLU)
+No LayerNorm. Input = fixed word embedding + position ``k * w_pos``; read-out = tied, the logits of
+the last position are ``W_E x`` over the embedding coordinates.
+
+``score_scale`` is the paper's 1/sqrt(d) by default. The paper's constructions fold that factor
+into W_Q (App. C); our builders do the same and store ``score_scale = 1``.
+
+Speed: a head reads only the coordinates its weights touch (the nonzero columns of W_Q, W_K, W_V)
+and writes only the nonzero rows of W_V; an FFN likewise. These index sets are derived from the
+weights once, so edited weights are honoured exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from constructions.runtime.arithmetic import FLOAT64, Mode
+from constructions.runtime.layout import Layout
+from theory.tokens import Vocab
+
+
+def _nonzero_cols(*mats: np.ndarray) -> np.ndarray:
+    mask = np.zeros(mats[0].shape[1], dtype=bool)
+    for m in mats:
+        mask |= np.any(m != 0, axis=0)
+    return np.flatnonzero(mask)
+
+
+@dataclass
+class Head:
+    """One attention head. ``W_Q, W_K``: (h, d); ``W_V``: (d, d). ``name`` is for dumps and traces."""
+
+    W_Q: np.ndarray
+    W_K: np.ndarray
+    W_V: np.ndarray
+    name: str = ""
+
+    def sparse(self):
+        qk_cols = _nonzero_cols(self.W_Q, self.W_K)
+        v_cols = _nonzero_cols(self.W_V)
+        v_rows = np.flatnonzero(np.any(self.W_V != 0, axis=1))
+        return (qk_cols, self.W_Q[:, qk_cols].T, self.W_K[:, qk_cols].T,
+                v_cols, v_rows, self.W_V[np.ix_(v_rows, v_cols)].T)
+
+
+@dataclass
+class FFN:
+    """ReGLU FFN: ``W_1, W_2``: (w, d); ``b_1, b_2``: (w,); ``W_3``: (d, w); ``b_3``: (d,)."""
+
+    W_1: np.ndarray
+    b_1: np.ndarray
+    W_2: np.ndarray
+    b_2: np.ndarray
+    W_3: np.ndarray
+    b_3: np.ndarray
+    units: list[str] = field(default_factory=list)  # a name per hidden unit, for dumps
+
+    @property
+    def width(self) -> int:
+        return self.W_1.shape[0]
+
+    def sparse(self):
+        cols = _nonzero_cols(self.W_1, self.W_2)
+        rows = np.flatnonzero(np.any(self.W_3 != 0, axis=1) | (self.b_3 != 0))
+        return cols, self.W_1[:, cols].T, self.W_2[:, cols].T, rows, self.W_3[rows].T, self.b_3[rows]
+
+
+@dataclass
+class Block:
+    heads: list[Head] = field(default_factory=list)
+    ffn: FFN | None = None
+    name: str = ""
+
+
+@dataclass
+class Transformer:
+    vocab: Vocab
+    layout: Layout
+    blocks: list[Block]
+    score_scale: float | None = None  # None: the paper's 1/sqrt(d)
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    kind = "transformer"
+
+    @property
+    def d(self) -> int:
+        return len(self.layout)
+
+    @property
+    def scale(self) -> float:
+        return 1.0 / np.sqrt(self.d) if self.score_scale is None else float(self.score_scale)
+
+    # -- size ---------------------------------------------------------------------------------
+    def parameters(self) -> list[np.ndarray]:
+        out = []
+        for block in self.blocks:
+            for head in block.heads:
+                out += [head.W_Q, head.W_K, head.W_V]
+            if block.ffn is not None:
+                f = block.ffn
+                out += [f.W_1, f.b_1, f.W_2, f.b_2, f.W_3, f.b_3]
+        return out
+
+    def size(self) -> dict[str, Any]:
+        from theory.precision import bits_needed
+
+        params = np.concatenate([p.ravel() for p in self.parameters()]) if self.blocks else np.zeros(0)
+        return {
+            "depth": len(self.blocks),
+            "width": self.d,
+            "heads": max((len(b.heads) for b in self.blocks), default=0),
+            "heads_total": sum(len(b.heads) for b in self.blocks),
+            "ffn_width": max((b.ffn.width for b in self.blocks if b.ffn is not None), default=0),
+            "nonzero_parameters": int(np.count_nonzero(params)),
+            "max_abs_parameter": float(np.abs(params).max()) if params.size else 0.0,
+            "parameter_bits": bits_needed(params),
+        }
+
+    # -- forward ------------------------------------------------------------------------------
+    def embed(self, ids: np.ndarray, mode: Mode = FLOAT64) -> np.ndarray:
+        """Word + position embedding of a padded id batch (B, L); id 0 is padding (zero word part)."""
+        ids = np.asarray(ids)
+        if ids.ndim != 2:
+            raise ValueError(f"token ids must be a (batch, length) array, got shape {ids.shape}")
+        if ids.size and (ids.min() < 0 or ids.max() > self.vocab.size):
+            raise ValueError(f"token ids must lie in 0..{self.vocab.size}")
+        e = self.vocab.embedding_matrix()
+        x = np.zeros(ids.shape + (self.d,))
+        x[..., : e.shape[1]] = e[ids]
+        x[..., self.layout["pos"]] = np.arange(1, ids.shape[1] + 1)
+        return mode.round(x)
+
+    def forward(self, ids: np.ndarray, mode: Mode = FLOAT64, dump: bool = False):
+        """Final residual (B, L, d); with ``dump=True`` also the per-block residuals and attention."""
+        x = self.embed(ids, mode)
+        causal = np.tril(np.ones((x.shape[1], x.shape[1]), dtype=bool))
+        trace = [{"block": "embedding", "residual": x.copy()}] if dump else None
+        for block in self.blocks:
+            attn = np.zeros_like(x)
+            weights = {}
+            for head in block.heads:
+                out, w = attend(head, x, causal, self.scale, mode, keep_weights=dump)
+                attn += out
+                if dump:
+                    weights[head.name] = w
+            y = mode.round(x + attn)
+            x = mode.round(y + ffn_forward(block.ffn, y, mode)) if block.ffn is not None else y
+            if dump:
+                trace.append({"block": block.name, "residual": x.copy(), "attention": weights})
+        return (x, trace) if dump else x
+
+    def logits(self, residual: np.ndarray, mode: Mode = FLOAT64) -> np.ndarray:
+        """Tied read-out at every position: ``logits[b, k, id]`` (id 0, padding, gets -inf)."""
+        e = self.vocab.embedding_matrix()
+        z = mode.matmul(residual[..., : e.shape[1]], e.T)
+        z[..., 0] = -np.inf
+        return z
+
+
+def attend(head: Head, x: np.ndarray, causal: np.ndarray, scale: float, mode: Mode,
+           keep_weights: bool = False):
+    """One head's contribution to the residual (B, L, d), reading only the coordinates it uses."""
+    cols, wq, wk, v_cols, v_rows, wv = head.sparse()
+    wq, wk, wv = mode.round(wq * scale), mode.round(wk), mode.round(wv)  # parameters are p-bit numbers
+    xs = x[..., cols]
+    q = mode.matmul(xs, wq)
+    k = mode.matmul(xs, wk)
+    scores = mode.bmm(q, np.swapaxes(k, -1, -2))
+    w = mode.attention_weights(scores, causal)
+    v = mode.matmul(x[..., v_cols], wv)
+    out = np.zeros_like(x)
+    out[..., v_rows] = mode.bmm(w, v)
+    return out, (w if keep_weights else None)
+
+
+def ffn_forward(ffn: FFN, x: np.ndarray, mode: Mode) -> np.ndarray:
+    cols, w1, w2, rows, w3, b3 = (mode.round(a) if a.dtype.kind == "f" else a for a in ffn.sparse())
+    xs = x[..., cols]
+    gate = np.maximum(mode.round(mode.matmul(xs, w1) + mode.round(ffn.b_1)), 0.0)
+    lin = mode.round(mode.matmul(xs, w2) + mode.round(ffn.b_2))
+    hidden = mode.round(gate * lin)
+    out = np.zeros_like(x)
+    out[..., rows] = mode.round(mode.matmul(hidden, w3) + b3)
+    return out

@@ -1,0 +1,212 @@
+"""IsTree (Sec 4.2.2, Def A.2): is an undirected graph on vertices 1..n a tree?
+
+Prompt format (spec §2 and §8.3 item 5): ``<s>, u_1, ~, v_1, ..., u_m, ~, v_m, <sep>`` with
+``u_i < v_i``; every edge is undirected, so an edge given as (5, 2) is written ``2 ~ 5``. The
+separator marks where the chain of thought starts.
+
+Reference chain of thought (Algorithm 1 of Lemma C.27 with the early-NO rule of §4.3): a DFS from
+vertex 1 that scans each vertex's incident edges in input order, skips the edge to its DFS parent,
+descends into the first unvisited neighbour and emits the vertex it arrives at; when a vertex has
+no edge left it emits its parent (backtracking). At the first scanned edge to an already visited
+vertex that is not the parent it emits ``NO`` (a cycle). When the root has no edge left the tour is
+complete and the answer is ``YES`` iff it has ``2n - 1`` vertices (Lemma C.29: with no cycle in the
+component of 1 and 2n - 1 tour vertices, the DFS tree spans all n vertices and every other edge
+would have been caught as a cycle, so m = n - 1 and G is a tree).
+"""
+
+from __future__ import annotations
+
+import itertools
+from math import comb
+
+import numpy as np
+
+from theory.tokens import BOS, NO, SEP, TILDE, YES
+
+Edge = tuple[int, int]
+
+
+# -- validation and format ------------------------------------------------------------------------
+def check_n(n) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 2:
+        raise ValueError(f"IsTree needs n >= 2 vertices, got {n!r}")
+    return int(n)
+
+
+def check_edges(n: int, edges) -> list[Edge]:
+    """Validate an edge list: vertices in 1..n, no self-loops, no repeated edges. Returns (min, max) pairs."""
+    n = check_n(n)
+    out: list[Edge] = []
+    seen: set[Edge] = set()
+    for i, edge in enumerate(edges):
+        try:
+            a, b = edge
+        except (TypeError, ValueError):
+            raise ValueError(f"edge {i + 1} is not a pair of vertices: {edge!r}") from None
+        for v in (a, b):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+                raise ValueError(f"edge {i + 1}: vertex {v!r} is not an integer")
+            if not 1 <= v <= n:
+                raise ValueError(f"edge {i + 1}: vertex {int(v)} is out of range 1..{n}")
+        if a == b:
+            raise ValueError(f"edge {i + 1}: self-loop at vertex {int(a)}")
+        e = (int(min(a, b)), int(max(a, b)))
+        if e in seen:
+            raise ValueError(f"edge {i + 1}: edge {e[0]}-{e[1]} is repeated")
+        seen.add(e)
+        out.append(e)
+    return out
+
+
+def parse_graph(text: str, n: int) -> list[Edge]:
+    """Parse ``"1-2,2-3,..."`` (spaces allowed; empty string = no edges) and validate it."""
+    text = text.strip()
+    if not text:
+        return check_edges(n, [])
+    edges = []
+    for i, part in enumerate(text.split(",")):
+        pieces = part.strip().split("-")
+        if len(pieces) != 2 or not all(p.strip().isdigit() for p in pieces):
+            raise ValueError(f"malformed edge {part.strip()!r} (item {i + 1}); write edges as u-v, e.g. 1-2,2-3")
+        edges.append((int(pieces[0]), int(pieces[1])))
+    return check_edges(n, edges)
+
+
+def prompt_tokens(edges: list[Edge]) -> list:
+    """``<s>, u_1, ~, v_1, ..., <sep>`` for already validated (min, max) edges."""
+    toks: list = [BOS]
+    for u, v in edges:
+        toks += [u, TILDE, v]
+    return toks + [SEP]
+
+
+# -- reference ------------------------------------------------------------------------------------
+def reference_trace(n: int, edges: list[Edge]) -> list:
+    """The chain of thought after ``<sep>``: DFS tour vertices, then YES or NO (see module docstring)."""
+    incident: dict[int, list[int]] = {v: [] for v in range(1, n + 1)}
+    for u, v in edges:
+        incident[u].append(v)
+        incident[v].append(u)
+    parent = {1: 0}
+    pointer = dict.fromkeys(incident, 0)
+    cur, tour = 1, [1]
+    while True:
+        adj, i = incident[cur], pointer[cur]
+        if i < len(adj) and adj[i] == parent[cur]:
+            i += 1  # skip the edge to the DFS parent
+        if i < len(adj):
+            u = adj[i]
+            pointer[cur] = i + 1
+            if u in parent:
+                return tour + [NO]
+            parent[u] = cur
+            tour.append(u)
+            cur = u
+        elif parent[cur] == 0:
+            return tour + [YES if len(tour) == 2 * n - 1 else NO]
+        else:
+            cur = parent[cur]
+            tour.append(cur)
+
+
+def is_tree(n: int, edges: list[Edge]) -> bool:
+    """Union-find decision: n - 1 edges and no cycle."""
+    if len(edges) != n - 1:
+        return False
+    root = list(range(n + 1))
+
+    def find(v: int) -> int:
+        while root[v] != v:
+            root[v] = root[root[v]]
+            v = root[v]
+        return v
+
+    for u, v in edges:
+        a, b = find(u), find(v)
+        if a == b:
+            return False
+        root[a] = b
+    return True
+
+
+def max_cot_length(n: int) -> int:
+    """Longest chain of thought: a full tour (2n - 1 vertices) plus the answer."""
+    return 2 * n
+
+
+def max_prompt_length(n: int) -> int:
+    return 3 * comb(n, 2) + 2
+
+
+# -- enumeration and sampling ---------------------------------------------------------------------
+def all_pairs(n: int) -> np.ndarray:
+    """The C(n,2) possible edges (u < v) as a (C(n,2), 2) array, lexicographic."""
+    return np.array(list(itertools.combinations(range(1, n + 1), 2)), dtype=np.int64)
+
+
+def count_graphs(n: int, m: int) -> int:
+    return comb(comb(n, 2), m)
+
+
+def enumerate_graphs(n: int, m: int, start: int = 0, stop: int | None = None) -> np.ndarray:
+    """Graphs ``start..stop-1`` (lexicographic order of edge sets) with m edges: an (G, m) array of pair indices."""
+    total = count_graphs(n, m)
+    stop = total if stop is None else min(stop, total)
+    combos = itertools.islice(itertools.combinations(range(comb(n, 2)), m), start, stop)
+    flat = np.fromiter(itertools.chain.from_iterable(combos), dtype=np.int64, count=(stop - start) * m)
+    return flat.reshape(stop - start, m)
+
+
+def shuffle_orders(graphs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One uniformly random edge order per graph (row)."""
+    return rng.permuted(graphs, axis=1) if graphs.size else graphs
+
+
+def sample_graph(n: int, family: str, rng: np.random.Generator) -> list[Edge]:
+    """One random graph, edges in random order.
+
+    Families: ``uniform`` (n - 1 distinct random edges), ``hard`` (the Sec 4.2.2 two-hub family with a
+    random bit string and a random k), ``binary`` and ``random`` (the authors' generators, spec §5.1).
+    """
+    if family == "uniform":
+        pairs = all_pairs(n)
+        pick = rng.choice(len(pairs), size=min(n - 1, len(pairs)), replace=False)
+        edges = [tuple(map(int, pairs[i])) for i in pick]
+    elif family == "hard":
+        if n < 4:
+            raise ValueError("the hard family needs n >= 4")
+        x = rng.integers(0, 2, size=n - 2)
+        k = int(rng.integers(1, n - 2))
+        edges = hard_instance(n, x, k)
+    elif family == "binary":
+        if n < 4:
+            raise ValueError("the binary family needs n >= 4")
+        perm = rng.permutation(n) + 1
+        hubs = perm[:2]
+        edges = [(int(v), int(hubs[rng.integers(0, 2)])) for v in perm[2:]]
+        i = int(rng.integers(2, n - 1))  # i in [2, n-2], 0-based, as in the authors' generator
+        edges.append((int(perm[i]), int(perm[i + 1])))
+    elif family == "random":
+        if rng.random() < 0.5:
+            order = rng.permutation(n) + 1
+            edges = [(int(order[i]), int(order[rng.integers(0, i)])) for i in range(1, n)]
+        else:
+            f = rng.integers(1, n + 1, size=n)
+            edges = [(v, int(f[v - 1])) for v in range(1, n + 1)]
+            edges.append((int(rng.integers(1, n + 1)), int(rng.integers(1, n + 1))))
+    else:
+        raise ValueError(f"unknown graph family {family!r} (uniform, hard, binary, random)")
+    simple = sorted({(min(e), max(e)) for e in edges if e[0] != e[1]})
+    order = rng.permutation(len(simple))
+    return [simple[i] for i in order]
+
+
+def hard_instance(n: int, x, k: int) -> list[Edge]:
+    """Sec 4.2.2: vertex a in 1..n-2 joins hub ``x_a + n - 1``; plus the edge (k, k+1). Tree iff x_k != x_{k+1}."""
+    if len(x) != n - 2 or not 1 <= k <= n - 3:
+        raise ValueError("hard instance needs x in {0,1}^(n-2) and 1 <= k <= n-3")
+    edges = [(a, int(x[a - 1]) + n - 1) for a in range(1, n - 1)]
+    return edges + [(k, k + 1)]
+
+
+FAMILIES = ("uniform", "hard", "binary", "random")
