@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -113,6 +114,15 @@ def test_library_machine_round_trips_through_json():
         again = loads_machine(json.dumps(machine.to_dict()))
         assert again == machine
         assert again.tape_alphabet == machine.tape_alphabet
+
+
+def test_worked_example_in_docs_loads_and_decides_odd_parity():
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "turing.md").read_text(encoding="utf-8")
+    example = re.search(r"```json\n(.*?)```", doc, re.S).group(1)
+    machine = loads_machine(example, "docs example")
+    assert not any(row.state == "even" and row.read == "_" for row in machine.delta)  # relies on the rule
+    for word in _words(machine.alphabet, 6):
+        assert run(machine, word).accepted == _odd_ones("".join(word))
 
 
 def test_load_machine_by_path_and_errors(tmp_path):
