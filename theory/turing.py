@@ -256,7 +256,7 @@ def load_machine(name_or_path: str | Path) -> Machine:
     """
     text = str(name_or_path)
     path = Path(text)
-    if isinstance(name_or_path, Path) or text.endswith(".json") or path.exists():
+    if isinstance(name_or_path, Path) or text.endswith(".json") or path.is_file():
         if not path.is_file():
             raise ValueError(f"{text}: no such machine file")
         source, label = path.read_text(encoding="utf-8"), path.name
