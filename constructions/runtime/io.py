@@ -42,6 +42,25 @@ def _get_block(arrays, prefix: str, info: dict) -> Block:
 
 
 def save(model, path: str) -> None:
+    arrays = to_arrays(model)
+    with open(path, "wb") as handle:
+        np.savez(handle, **arrays)
+
+
+def weights_sha256(model) -> str:
+    """A hash of the weights and header that does not depend on the .npz container (zip timestamps)."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, arr in sorted(to_arrays(model).items()):
+        arr = np.asarray(arr)
+        digest.update(f"{name}|{arr.dtype.str}|{arr.shape}|".encode())
+        digest.update(np.ascontiguousarray(arr).tobytes())
+    return digest.hexdigest()
+
+
+def to_arrays(model) -> dict[str, np.ndarray]:
+    """Every weight as a named array, plus ``__header__`` (JSON: kind, vocabulary, layout, metadata)."""
     arrays: dict[str, np.ndarray] = {}
     header = {"kind": model.kind, "meta": model.meta}
     if isinstance(model, Transformer):
@@ -67,9 +86,8 @@ def save(model, path: str) -> None:
         if isinstance(model, Hybrid):
             header["top"] = _put_block(arrays, "top", model.top)
             header["score_scale"] = model.score_scale
-    arrays["__header__"] = np.array(json.dumps(header))
-    with open(path, "wb") as handle:
-        np.savez(handle, **arrays)
+    arrays["__header__"] = np.array(json.dumps(header, sort_keys=True))
+    return arrays
 
 
 def load(path: str):

@@ -19,7 +19,7 @@ import numpy as np
 
 from constructions.runtime.arithmetic import FLOAT64, Mode
 from constructions.runtime.layout import Layout
-from constructions.runtime.transformer import FFN, Block, Transformer, attend, ffn_forward
+from constructions.runtime.transformer import FFN, Block, Transformer, block_forward, ffn_forward
 from theory.tokens import Vocab
 
 
@@ -82,8 +82,9 @@ class LinearRNN(RNN):
         x = self.embed(ids, mode)
         trace = [{"block": "embedding", "residual": x.copy()}] if dump else None
         for block in self.blocks:
-            y = mode.round(x + run_linear_unit(block.unit, x, mode))
-            x = mode.round(y + ffn_forward(block.ffn, y, mode)) if block.ffn is not None else y
+            x = mode.round(x + run_linear_unit(block.unit, x, mode))
+            if block.ffn is not None:
+                ffn_forward(block.ffn, x, mode, x)
             if dump:
                 trace.append({"block": block.name, "residual": x.copy()})
         return (x, trace) if dump else x
@@ -134,14 +135,11 @@ class Hybrid:
 
     def forward(self, ids, mode: Mode = FLOAT64, dump: bool = False):
         x = self.rnn.forward(ids, mode)
-        t = self._as_transformer()
         causal = np.tril(np.ones((x.shape[1], x.shape[1]), dtype=bool))
-        attn = np.zeros_like(x)
-        for head in self.top.heads:
-            attn += attend(head, x, causal, t.scale, mode)[0]
-        y = mode.round(x + attn)
-        out = mode.round(y + ffn_forward(self.top.ffn, y, mode)) if self.top.ffn is not None else y
-        return (out, [{"block": "rnn", "residual": x}, {"block": "top", "residual": out}]) if dump else out
+        out, weights = block_forward(self.top, x, causal, self._as_transformer().scale, mode, dump)
+        if not dump:
+            return out
+        return out, [{"block": "rnn", "residual": x}, {"block": "top", "residual": out, "attention": weights}]
 
     def logits(self, residual, mode: Mode = FLOAT64) -> np.ndarray:
         return self._as_transformer().logits(residual, mode)

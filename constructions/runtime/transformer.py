@@ -147,15 +147,7 @@ class Transformer:
         causal = np.tril(np.ones((x.shape[1], x.shape[1]), dtype=bool))
         trace = [{"block": "embedding", "residual": x.copy()}] if dump else None
         for block in self.blocks:
-            attn = np.zeros_like(x)
-            weights = {}
-            for head in block.heads:
-                out, w = attend(head, x, causal, self.scale, mode, keep_weights=dump)
-                attn += out
-                if dump:
-                    weights[head.name] = w
-            y = mode.round(x + attn)
-            x = mode.round(y + ffn_forward(block.ffn, y, mode)) if block.ffn is not None else y
+            x, weights = block_forward(block, x, causal, self.scale, mode, keep_weights=dump)
             if dump:
                 trace.append({"block": block.name, "residual": x.copy(), "attention": weights})
         return (x, trace) if dump else x
@@ -168,9 +160,24 @@ class Transformer:
         return z
 
 
+def block_forward(block: Block, x: np.ndarray, causal: np.ndarray, scale: float, mode: Mode,
+                  keep_weights: bool = False):
+    """``f(X) = X + A(X) + g(X + A(X))`` (Def 3.1); returns the new residual and, if asked, each head's weights."""
+    y = x.copy()
+    weights = {}
+    for head in block.heads:  # every head reads x; their outputs add up into y = x + A(x)
+        w = attend(head, x, causal, scale, mode, y, keep_weights)
+        if keep_weights:
+            weights[head.name] = w
+    y = mode.round(y)
+    if block.ffn is not None:
+        ffn_forward(block.ffn, y, mode, y)
+    return y, weights
+
+
 def attend(head: Head, x: np.ndarray, causal: np.ndarray, scale: float, mode: Mode,
-           keep_weights: bool = False):
-    """One head's contribution to the residual (B, L, d), reading only the coordinates it uses."""
+           out: np.ndarray, keep_weights: bool = False):
+    """Add one head's contribution into ``out`` (B, L, d), reading only the coordinates it uses."""
     cols, wq, wk, v_cols, v_rows, wv = head.sparse()
     wq, wk, wv = mode.round(wq * scale), mode.round(wk), mode.round(wv)  # parameters are p-bit numbers
     xs = x[..., cols]
@@ -179,17 +186,15 @@ def attend(head: Head, x: np.ndarray, causal: np.ndarray, scale: float, mode: Mo
     scores = mode.bmm(q, np.swapaxes(k, -1, -2))
     w = mode.attention_weights(scores, causal)
     v = mode.matmul(x[..., v_cols], wv)
-    out = np.zeros_like(x)
-    out[..., v_rows] = mode.bmm(w, v)
-    return out, (w if keep_weights else None)
+    out[..., v_rows] = mode.round(out[..., v_rows] + mode.bmm(w, v))
+    return w if keep_weights else None
 
 
-def ffn_forward(ffn: FFN, x: np.ndarray, mode: Mode) -> np.ndarray:
+def ffn_forward(ffn: FFN, x: np.ndarray, mode: Mode, out: np.ndarray) -> None:
+    """``out += g(x)`` for the ReGLU FFN g, then round (in place; ``out`` may be ``x``)."""
     cols, w1, w2, rows, w3, b3 = (mode.round(a) if a.dtype.kind == "f" else a for a in ffn.sparse())
     xs = x[..., cols]
     gate = np.maximum(mode.round(mode.matmul(xs, w1) + mode.round(ffn.b_1)), 0.0)
     lin = mode.round(mode.matmul(xs, w2) + mode.round(ffn.b_2))
     hidden = mode.round(gate * lin)
-    out = np.zeros_like(x)
-    out[..., rows] = mode.round(mode.matmul(hidden, w3) + b3)
-    return out
+    out[..., rows] = mode.round(out[..., rows] + mode.round(mode.matmul(hidden, w3) + b3))
