@@ -40,13 +40,38 @@ EXHAUSTIVE_LIMIT = 5_000_000
 MAX_FAILURES_KEPT = 20
 
 
-def _build_transformer(n: int):
-    from constructions.transformer.istree import build_istree_transformer
+@dataclass(frozen=True)
+class ModelKind:
+    """How to build one family of IsTree models and what chain of thought it must produce.
 
-    return build_istree_transformer(n)
+    ``builder`` and ``reference`` are "module:function" paths: ``builder(n)`` returns a model with
+    ``forward``/``logits``; ``reference(n, edges)`` returns the tokens after the prompt (CoT and
+    answer, the answer last). With ``rag`` the tokens after each ``<EndSearch>`` come from the real
+    retriever, not from the model.
+    """
+
+    builder: str
+    reference: str
+    rag: bool = False
+
+    def build(self, n: int):
+        return _resolve(self.builder)(n)
+
+    def trace(self, n: int, edges):
+        return _resolve(self.reference)(n, edges)
 
 
-MODEL_BUILDERS = {"transformer": _build_transformer}
+def _resolve(path: str):
+    from importlib import import_module
+
+    module, name = path.split(":")
+    return getattr(import_module(module), name)
+
+
+MODEL_KINDS = {
+    "transformer": ModelKind("constructions.transformer.istree:build_istree_transformer",
+                             "theory.tasks.istree:reference_trace"),
+}
 
 
 # -- the domain -----------------------------------------------------------------------------------
@@ -111,29 +136,36 @@ def _permutations(m: int) -> np.ndarray:
 
 
 # -- checking ---------------------------------------------------------------------------------------
-def reference_sequences(model, n: int, graphs):
+def reference_sequences(model, kind: ModelKind, n: int, graphs):
     """Token ids of prompt + reference CoT for each graph, and the index of <sep> in each."""
     vocab = model.vocab
     bos, tilde, sep = vocab.id("<s>"), vocab.id("~"), vocab.id("<sep>")
-    answer_id = {YES: vocab.id(YES), NO: vocab.id(NO)}
+    special = {name: vocab.id(name) for name in vocab.specials}
     seqs, seps, answers = [], [], []
     for edges in graphs:
-        trace = task.reference_trace(n, edges)
+        trace = kind.trace(n, edges)
         prompt = [bos]
         for u, v in edges:  # number tokens are their own ids
             prompt += [u, tilde, v]
         prompt.append(sep)
-        seqs.append(np.array(prompt + trace[:-1] + [answer_id[trace[-1]]]))
+        try:
+            cot = [t if isinstance(t, int) else special[t] for t in trace]
+        except KeyError as exc:
+            raise ValueError(f"reference trace uses token {exc} outside the model's vocabulary") from None
+        seqs.append(np.array(prompt + cot))
         seps.append(len(prompt) - 1)
         answers.append(trace[-1])
     return seqs, seps, answers
 
 
-def check_graphs(model, n: int, graphs, mode: Mode):
+def check_graphs(model, kind: ModelKind, n: int, graphs, mode: Mode):
     """(ok per graph, first bad position, reference sequences, networkx disagreements)."""
     import networkx as nx
 
-    seqs, seps, answers = reference_sequences(model, n, graphs)
+    from constructions.runtime.decode import model_check_mask, retrieval_positions
+    from constructions.runtime.retrieve import Retriever
+
+    seqs, seps, answers = reference_sequences(model, kind, n, graphs)
     nx_bad = []
     for i, (edges, answer) in enumerate(zip(graphs, answers)):
         g = nx.Graph()
@@ -143,13 +175,19 @@ def check_graphs(model, n: int, graphs, mode: Mode):
             nx_bad.append(i)
     ok = np.ones(len(seqs), dtype=bool)
     first_bad = np.full(len(seqs), -1)
+    supplied = [None] * len(seqs)
+    if kind.rag:
+        retriever = Retriever(model.vocab)
+        for i, seq in enumerate(seqs):
+            supplied[i], problems = retrieval_positions(seq, retriever)
+            if problems:
+                nx_bad.append(i)  # the reference itself is not what the retriever returns
     lengths = np.array([len(s) for s in seqs])
     for length in np.unique(lengths):  # batches of equal length: no padding work
         idx = np.flatnonzero(lengths == length)
         ids = np.stack([seqs[i] for i in idx])
-        check = np.zeros(ids.shape, dtype=bool)
-        for row, i in enumerate(idx):
-            check[row, seps[i]:length - 1] = True
+        sup = np.stack([supplied[i] for i in idx]) if kind.rag else None
+        check = model_check_mask(np.full(len(idx), length), np.array([seps[i] for i in idx]), sup)
         result = teacher_force(model, ids, check, mode)
         ok[idx] = result.ok
         first_bad[idx] = result.first_bad
@@ -168,9 +206,9 @@ def _failure(model, n, iid, edges, seq, pos, reason):
 
 def _run_chunk(args):
     domain, c, mode = args
-    model = _WORKER_MODEL
+    model, kind = _WORKER_MODEL
     ids, graphs = domain.chunk(c)
-    ok, first_bad, seqs, nx_bad = check_graphs(model, domain.n, graphs, mode)
+    ok, first_bad, seqs, nx_bad = check_graphs(model, kind, domain.n, graphs, mode)
     failures = []
     for i in np.flatnonzero(~ok)[:MAX_FAILURES_KEPT]:
         f = _failure(model, domain.n, ids[i], graphs[i], seqs[i], first_bad[i], "model")
@@ -178,7 +216,8 @@ def _run_chunk(args):
         f["got"] = model.vocab.token(int(np.argmax(logits)))
         failures.append(f)
     for i in nx_bad[:MAX_FAILURES_KEPT]:
-        failures.append(_failure(model, domain.n, ids[i], graphs[i], seqs[i], -1, "reference disagrees with networkx"))
+        failures.append(_failure(model, domain.n, ids[i], graphs[i], seqs[i], -1,
+                                 "reference answer disagrees with networkx, or with the retriever"))
     trees = sum(1 for s in seqs if model.vocab.token(s[-1]) == YES)
     return len(ids), int((~ok).sum()) + len(nx_bad), failures, trees
 
@@ -186,10 +225,11 @@ def _run_chunk(args):
 _WORKER_MODEL = None
 
 
-def run_domain(model, domain: Domain, mode: Mode, shard=(0, 1), workers: int = 1, show_progress=True):
+def run_domain(model, kind: ModelKind, domain: Domain, mode: Mode, shard=(0, 1), workers: int = 1,
+               show_progress=True):
     """Check the shard's chunks; returns (instances checked, failure count, failures kept, trees)."""
     global _WORKER_MODEL
-    _WORKER_MODEL = model
+    _WORKER_MODEL = (model, kind)
     chunks = [c for c in range(math.ceil(domain.size / CHUNK)) if c % shard[1] == shard[0]]
     total = sum(min(CHUNK, domain.size - c * CHUNK) for c in chunks)
     checked = bad = trees = 0
@@ -219,14 +259,16 @@ def _accumulate(res, checked, bad, trees, failures, bar):
 
 
 # -- one graph ----------------------------------------------------------------------------------------
-def trace_one(model, n: int, edges, mode: Mode) -> tuple[bool, dict]:
+def trace_one(model, kind: ModelKind, n: int, edges, mode: Mode) -> tuple[bool, dict]:
+    from constructions.runtime.retrieve import Retriever
+
     vocab = model.vocab
     prompt = task.prompt_tokens(edges)
-    reference = task.reference_trace(n, edges)
+    reference = kind.trace(n, edges)
     generated, stopped = greedy(model, list(vocab.ids(prompt)), {vocab.id(YES), vocab.id(NO)},
-                                task.max_cot_length(n) + 1, mode)
+                                len(reference) + 1, mode, Retriever(vocab) if kind.rag else None)
     gen_tokens = vocab.tokens(generated)
-    ok, first_bad, seqs, nx_bad = check_graphs(model, n, [edges], mode)
+    ok, first_bad, seqs, nx_bad = check_graphs(model, kind, n, [edges], mode)
     report = {"edges": [list(e) for e in edges], "generated": gen_tokens,
               "reference": [str(t) for t in reference], "networkx_is_tree": not nx_bad and reference[-1] == YES,
               "match": bool(ok[0]) and gen_tokens == [str(t) for t in reference]}
@@ -266,7 +308,7 @@ def parse_args(argv):
     p.add_argument("--merge", nargs="+", metavar="CERT", help="merge shard certificates into one")
     p.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
                    help="processes to use (default: up to 2)")
-    cli.add_common_arguments(p, model_kinds=MODEL_BUILDERS)
+    cli.add_common_arguments(p, model_kinds=MODEL_KINDS)
     cli.add_arithmetic_arguments(p)
     return p.parse_args(argv)
 
@@ -303,7 +345,7 @@ def _validate(a) -> None:
 
 
 def load_model(a):
-    built = MODEL_BUILDERS[a.model](a.n)
+    built = MODEL_KINDS[a.model].build(a.n)
     if a.weights is None:
         return built
     model = model_io.load(a.weights)
@@ -326,7 +368,7 @@ def main(argv=None) -> int:
 
     if a.graph is not None:
         edges = task.parse_graph(a.graph, a.n)
-        ok, report = trace_one(model, a.n, edges, mode)
+        ok, report = trace_one(model, MODEL_KINDS[a.model], a.n, edges, mode)
         _print_trace(report, a.trace)
         cert = cli.certificate(command=command, domain={"task": "istree", "n": a.n, "graph": report["edges"]},
                                checked=1, failures=[] if ok else [report], verified=ok, started=started,
@@ -339,7 +381,8 @@ def main(argv=None) -> int:
     shard = cli.parse_shard(a.shard)
     if a.min_precision:
         return min_precision(model, domain, shard, a, command, started, model_info)
-    checked, bad, failures, trees = run_domain(model, domain, mode, shard, a.workers, not a.no_progress)
+    checked, bad, failures, trees = run_domain(model, MODEL_KINDS[a.model], domain, mode, shard, a.workers,
+                                               not a.no_progress)
     verified = bad == 0
     _print_summary(domain, shard, mode, checked, bad, failures, trees, time.time() - started)
     cert = cli.certificate(command=command, domain=domain.describe(), checked=checked, failures=failures,
@@ -383,7 +426,7 @@ def min_precision(model, domain, shard, a, command, started, model_info) -> int:
 
     found = None
     for p in range(3, P_MAX + 1, 2):
-        checked, bad, _, _ = run_domain(model, domain, Mode("rp", p), shard, a.workers, False)
+        checked, bad, _, _ = run_domain(model, MODEL_KINDS[a.model], domain, Mode("rp", p), shard, a.workers, False)
         print(f"p = {p}: {'pass' if bad == 0 else f'{bad} failures'}", file=sys.stderr)
         if bad == 0:
             found = p

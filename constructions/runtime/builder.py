@@ -92,3 +92,31 @@ class FFNSpec:
             for coord, coef in out.items():
                 W3[self.layout[coord], i] += coef
         return FFN(W1, b1, W2, b2, W3, self._b3.copy(), units=[u[0] for u in self._units])
+
+
+class LinearUnitSpec:
+    """A linear unit ``h_t = A h_{t-1} + B x_t`` (Def 3.4) written by name.
+
+    ``h`` lives in the residual's coordinates: the unit's output is added to the residual, so a
+    state coordinate is a residual coordinate that this unit (and nothing else) writes.
+    """
+
+    def __init__(self, layout: Layout, name: str = ""):
+        self.layout, self.name = layout, name
+        self.A = np.zeros((len(layout), len(layout)))
+        self.B = np.zeros((len(layout), len(layout)))
+
+    def keep(self, state: str, src_state: str | None = None, coef: float = 1.0) -> "LinearUnitSpec":
+        """``h_t[state] += coef * h_{t-1}[src_state]`` (default: itself, i.e. carry it over)."""
+        self.A[self.layout[state], self.layout[src_state or state]] += coef
+        return self
+
+    def read(self, state: str, src: str, coef: float = 1.0) -> "LinearUnitSpec":
+        """``h_t[state] += coef * x_t[src]``."""
+        self.B[self.layout[state], self.layout[src]] += coef
+        return self
+
+    def build(self):
+        from constructions.runtime.rnn import LinearUnit
+
+        return LinearUnit(self.A.copy(), self.B.copy(), self.name)

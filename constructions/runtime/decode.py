@@ -82,3 +82,45 @@ def greedy(model, prompt: list[int], stop_ids: set[int], max_steps: int, mode: M
             seq += found
             out += found
     return out, False
+
+
+def retrieval_positions(seq: list[int], retriever) -> tuple[np.ndarray, list[str]]:
+    """For a reference sequence with in-context RAG (Def A.5): which tokens the *retriever* supplies.
+
+    Every ``<EndSearch>`` is followed by ``RETRIEVE(prefix)``; those tokens are not the model's to
+    predict. Returns a boolean mask over positions (True = token produced by the retriever) and a
+    list of problems where the reference's tokens after an ``<EndSearch>`` differ from what the real
+    retriever returns (an empty list means every retrieval in the reference is reproduced).
+    """
+    from constructions.runtime.retrieve import RetrievalError
+
+    seq = [int(t) for t in seq]
+    supplied = np.zeros(len(seq), dtype=bool)
+    problems: list[str] = []
+    for k, tok in enumerate(seq):
+        if not retriever.is_end(tok):
+            continue
+        try:
+            found = retriever.retrieve(seq[: k + 1])
+        except RetrievalError as exc:
+            problems.append(f"position {k + 1}: {exc}")
+            continue
+        if seq[k + 1: k + 1 + len(found)] != found:
+            problems.append(f"position {k + 1}: retriever returns {retriever.vocab.tokens(found)}, "
+                            f"reference has {retriever.vocab.tokens(seq[k + 1: k + 1 + len(found)])}")
+        supplied[k + 1: k + 1 + len(found)] = True
+    return supplied, problems
+
+
+def model_check_mask(lengths, starts, supplied=None) -> np.ndarray:
+    """Positions whose next token the model must produce: from ``starts[b]`` to the second-to-last
+    token of each row, except where the next token is supplied by the retriever."""
+    lengths = np.asarray(lengths)
+    width = int(lengths.max())
+    k = np.arange(width)[None, :]
+    mask = (k >= np.asarray(starts)[:, None]) & (k < lengths[:, None] - 1)
+    if supplied is not None:
+        nxt = np.zeros_like(supplied)
+        nxt[:, :-1] = supplied[:, 1:]
+        mask &= ~nxt
+    return mask
