@@ -29,7 +29,7 @@ class Entry:
 ENTRIES: list[Entry] = [
     Entry("istree/transformer", "Thm 4.7 (Lemma C.27), corrected schedule",
           "constructions.transformer.istree:build_istree_transformer",
-          "python -m verify.istree --n N", {"depth": 7, "heads": 3, "width": 66}),
+          "python -m verify.istree --n N", {"depth": 7, "heads": 3, "width": 58}),
 ]
 
 
@@ -38,3 +38,18 @@ def get(name: str) -> Entry:
         if entry.name == name:
             return entry
     raise ValueError(f"no construction named {name!r}; known: {[e.name for e in ENTRIES]}")
+
+ENTRIES += [
+    Entry("index/transformer", "Thm 4.6 (Index), App. C.4",
+          "constructions.transformer.index:build_index_transformer",
+          "python -m verify.retrieval --task index --n N", {"depth": 2, "heads": 1, "width": 14}),
+    Entry("ar/transformer", "Thm 4.6 (Associative Recall), App. C.4",
+          "constructions.transformer.ar:build_ar_transformer",
+          "python -m verify.retrieval --task ar --n N", {"depth": 3, "heads": 1, "width": 16}),
+    Entry("cgram/transformer", "Thm 4.6 (c-gram retrieval), App. C.4; c = 3 (heads c-1, width 14+2(c-1))",
+          "constructions.transformer.cgram:build_cgram_transformer",
+          "python -m verify.retrieval --task cgram --n N --c 3", {"depth": 3, "heads": 2, "width": 18}),
+    Entry("counting/transformer", "Thm 4.6 (Counting), App. C.4",
+          "constructions.transformer.counting:build_counting_transformer",
+          "python -m verify.retrieval --task counting --n N", {"depth": 4, "heads": 1, "width": 17}),
+]
