@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from constructions.runtime import io as model_io
-from constructions.runtime.arithmetic import Mode, parse_mode
+from constructions.runtime.arithmetic import FLOAT64, Mode, parse_mode
 from constructions.runtime.decode import greedy, teacher_force
 from theory.tasks import istree as task
 from theory.tokens import NO, YES
@@ -158,7 +158,7 @@ def reference_sequences(model, kind: ModelKind, n: int, graphs):
     return seqs, seps, answers
 
 
-def check_graphs(model, kind: ModelKind, n: int, graphs, mode: Mode):
+def check_graphs(model, kind: ModelKind, n: int, graphs, mode: Mode = FLOAT64):
     """(ok per graph, first bad position, reference sequences, networkx disagreements)."""
     import networkx as nx
 

@@ -2,7 +2,7 @@
 
 Claimed size (independent of n): 7 blocks, at most 3 heads per block (10 heads in all), residual
 width 58, FFN width at most 16. Parameters grow like poly(n) in magnitude (the largest is
-``2 beta n^4``); every attention column is one-hot up to ``L e^{-beta}`` (beta = 64 by default), which
+``8 beta n^4``, in NEXT2); every attention column is one-hot up to ``L e^{-beta}`` (beta = 64 by default), which
 is below float64 resolution for every n the checkers reach. CoT length: at most 2n tokens.
 
 Input: ``<s>, u_1, ~, v_1, ..., u_m, ~, v_m, <sep>, c_1, c_2, ...`` (spec §8.3 item 5). At ``<sep>``
