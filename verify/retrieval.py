@@ -91,6 +91,7 @@ def _transformer_builders() -> dict[str, Callable[[int, int], object]]:
 # Other model kinds (RAG, hybrid) register a function returning their task -> builder map here.
 MODEL_BUILDERS: dict[str, Callable[[], dict[str, Callable[[int, int], object]]]] = {
     "transformer": _transformer_builders,
+    "hybrid": lambda: __import__("constructions.hybrid.retrieval", fromlist=["_"]).hybrid_retrieval_builders(),
 }
 
 
