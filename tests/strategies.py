@@ -19,7 +19,7 @@ def sizes(min_n: int = 2, max_n: int = 256) -> st.SearchStrategy[int]:
 def index_instances(draw, min_n: int = 2, max_n: int = 256):
     """(n, x, i) with x in [n]^n and i in [n]; small alphabets are drawn as often as the full one."""
     n = draw(sizes(min_n, max_n))
-    top = draw(st.sampled_from([2, n]))
+    top = min(draw(st.sampled_from([2, n])), n)
     x = draw(st.lists(st.integers(1, top), min_size=n, max_size=n))
     return n, x, draw(st.integers(1, n))
 
@@ -28,7 +28,7 @@ def index_instances(draw, min_n: int = 2, max_n: int = 256):
 def ar_instances(draw, min_n: int = 2, max_n: int = 256):
     """(n, x, q) with q one of x_1..x_{n-1}, so the instance is valid."""
     n = draw(sizes(min_n, max_n))
-    top = draw(st.sampled_from([2, 3, n]))
+    top = min(draw(st.sampled_from([2, 3, n])), n)
     x = draw(st.lists(st.integers(1, top), min_size=n, max_size=n))
     return n, x, x[draw(st.integers(0, n - 2))]
 
@@ -38,7 +38,7 @@ def cgram_instances(draw, min_n: int = 3, max_n: int = 256, max_c: int = 5):
     """(n, c, x, q) with q the (c-1)-prefix of one of the c-grams of x."""
     n = draw(sizes(min_n, max_n))
     c = draw(st.integers(2, min(max_c, n)))
-    top = draw(st.sampled_from([2, 3, n]))
+    top = min(draw(st.sampled_from([2, 3, n])), n)
     x = draw(st.lists(st.integers(1, top), min_size=n, max_size=n))
     j = draw(st.integers(0, n - c))
     return n, c, x, x[j:j + c - 1]
@@ -49,7 +49,7 @@ def counting_instances(draw, min_n: int = 2, max_n: int = 256):
     """(n, x, q, t): 0 <= len(x) <= n, thresholds often near the true count."""
     n = draw(sizes(min_n, max_n))
     m = draw(st.sampled_from([n, draw(st.integers(0, n))]))
-    top = draw(st.sampled_from([1, 2, n]))
+    top = min(draw(st.sampled_from([1, 2, n])), n)
     x = draw(st.lists(st.integers(1, top), min_size=m, max_size=m))
     q = draw(st.sampled_from([1, draw(st.integers(1, n))]))
     count = sum(1 for v in x if v == q)
