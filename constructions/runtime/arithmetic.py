@@ -64,22 +64,23 @@ class Mode:
 
         ``causal[k, k']`` is True where key k' may be attended (k' <= k).
         """
+        if self.name == "float64":
+            # exp(s - max) and normalise, in place. Keys more than 700 below the maximum get weight
+            # exactly 0 (their true weight is below e^-700 ~ 1e-304 while the maximal key contributes
+            # 1, so no weight sum changes); this keeps numpy's exp off its slow subnormal path.
+            d = scores + np.where(causal, 0.0, -np.inf)
+            d -= d.max(axis=-1, keepdims=True)
+            keep = d > -700.0
+            np.maximum(d, -700.0, out=d)
+            np.exp(d, out=d)
+            d *= keep
+            d /= d.sum(axis=-1, keepdims=True)
+            return d
         masked = np.where(causal, scores, -np.inf)
         top = masked.max(axis=-1, keepdims=True)
         if self.name == "hard":
             hit = masked == top
             return hit / hit.sum(axis=-1, keepdims=True)
-        if self.name == "float64":
-            # exp(s - max) and normalise. Keys more than 700 below the maximum get weight exactly 0
-            # (their true weight is below e^-700 ~ 1e-304 while the maximal key contributes 1, so no
-            # weight sum changes); this keeps numpy's exp off its slow subnormal path.
-            d = masked - top
-            keep = d > -700.0
-            np.maximum(d, -700.0, out=d)
-            e = np.exp(d)
-            e *= keep
-            e /= e.sum(axis=-1, keepdims=True)
-            return e
         e = self.round(np.exp(np.where(causal, self.round(masked - top), -np.inf)))
         total = np.zeros(e.shape[:-1] + (1,))
         for j in range(e.shape[-1]):
