@@ -44,6 +44,12 @@ class Layout:
     def indices(self, names) -> list[int]:
         return [self[n] for n in names]
 
+    def named(self, vector) -> dict[str, float]:
+        """One residual column as ``{name: value}`` (e.g. a row of a ``forward(..., dump=True)`` residual)."""
+        if len(vector) != len(self.names):
+            raise ValueError(f"expected a vector of width {len(self.names)}, got {len(vector)}")
+        return {name: float(v) for name, v in zip(self.names, vector)}
+
     def describe(self) -> str:
         width = len(str(len(self.names) - 1))
         return "\n".join(f"{i:>{width}}  {name}" for i, name in enumerate(self.names))

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,16 +24,18 @@ from constructions.runtime.transformer import FFN, Block, Transformer, block_for
 from theory.tokens import Vocab
 
 
-class RNN:
-    """The general recurrent model of Def 3.3: subclasses define the transition and the output."""
+class RNN(ABC):
+    """The general recurrent model of Def 3.3: a state of ``state_dim`` numbers and a transition.
 
-    state_dim: int
+    The lower bounds (theory/bounds.py) need nothing more than this: whatever the transition, the
+    state after a prefix is all a suffix can learn of it, so ``state_bits(p)`` bounds what the model
+    can carry.
+    """
 
-    def initial_state(self, batch: int) -> np.ndarray:
-        return np.zeros((batch, self.state_dim))
-
-    def transition(self, state: np.ndarray, x: np.ndarray, mode: Mode) -> np.ndarray:
-        raise NotImplementedError("an RNN subclass defines its transition")
+    @property
+    @abstractmethod
+    def state_dim(self) -> int:
+        """Lambda: how many numbers the state holds."""
 
     def state_bits(self, p: int) -> int:
         """M = Lambda * p: the memory the lower bounds constrain."""
@@ -72,7 +75,7 @@ class LinearRNN(RNN):
         return len(self.layout)
 
     @property
-    def state_dim(self) -> int:  # type: ignore[override]
+    def state_dim(self) -> int:
         return int(sum(len(b.unit.state_rows()) for b in self.blocks))
 
     def embed(self, ids, mode: Mode = FLOAT64) -> np.ndarray:

@@ -222,3 +222,16 @@ def test_npz_errors_are_one_line(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="cannot read"):
         model_io.load(str(bad))
+
+
+def test_layout_names_residuals_and_rejects_duplicates():
+    model = random_transformer(np.random.default_rng(4))
+    x, dump = model.forward(np.array([[1, 2]]), dump=True)
+    named = model.layout.named(dump[0]["residual"][0, 1])
+    assert named["num"] == 2 and named["num_sq"] == -2 and named["pos"] == 2
+    assert "pos" in model.layout.describe().splitlines()[-1]
+    assert [d["block"] for d in dump][0] == "embedding" and len(dump) == len(model.blocks) + 1
+    with pytest.raises(ValueError, match="distinct"):
+        Layout(["a", "b", "a"])
+    with pytest.raises(KeyError, match="no residual coordinate"):
+        model.layout["nope"]
