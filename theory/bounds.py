@@ -12,6 +12,8 @@ Proven here (the proof is in the docstring of each function, checked by ``tests/
   Index R = sigma^n, AR R = sigma^⌊n/2⌋, c-gram R = sigma^⌊n/c⌋, Counting R = sigma^n (sigma = 2 is the
   paper's list encoding), IsTree R = 2^(n-3) (the two-hub family), Prop 5.1 R = sigma^⌈n/2⌉;
 * whole domain, split after i of the n data tokens: Index sigma^i, Counting C(i+sigma-1, sigma-1);
+* IsTree over all simple graphs with n-1 edges, Bob holding the last j >= 2 edges: at least
+  (j+1)^(n-j-1) states (a star-forest fooling set, :func:`istree_star_rows`), so Θ(n log n) bits;
 * IsTree over all simple graphs with n-1 edges, Bob holding the last j edges:
   R ≤ S(n, j+1) + [n-1-j ≥ 3] for every n (S = Stirling numbers of the second kind), with equality
   confirmed by exhaustive computation for 5 ≤ n ≤ 7 and every j (see :mod:`theory.comm`); n = 3, 4 at
@@ -175,6 +177,32 @@ def istree_split_rows_expr() -> sympy.Expr:
     return stirling(n, j + 1) + sympy.Piecewise((1, n - 1 - j >= 3), (0, True))
 
 
+def istree_star_rows(size: int, bob_edges: int) -> int:
+    """Proven lower bound on states at an IsTree split with j >= 2: (j+1)^(n-j-1) (0 if j < 2).
+
+    Fooling set: k = j+1 roots 1..k, and Alice joins every other vertex v to a root r(v) (a star
+    forest, n-k edges). For r ≠ r' pick v with a = r(v) ≠ b = r'(v) and a third root c. Bob sends
+    (v, c) — in neither forest — plus k-2 root–root edges forming two trees, one on a side holding
+    a and c, one on the other holding b. With r the graph has a cycle (NO); with r' it is a tree
+    (YES). So all k^(n-k) star forests need different states. ``theory.hard_families`` builds
+    these suffixes and checks them.
+    """
+    if size < 2 or not 0 <= bob_edges <= size - 1:
+        raise ValueError(f"need n >= 2 and 0 <= j <= n-1, got n={size}, j={bob_edges}")
+    k = bob_edges + 1
+    return k ** (size - k) if k >= 3 else 0
+
+
+def istree_proven_bits(size: int) -> int:
+    """max over splits of ⌈log2 (j+1)^(n-j-1)⌉ (star fooling sets), and at least the paper's n-3."""
+    from math import log2
+
+    # (n-k)·log2(k) picks the candidates; the exact integer decides among the best few
+    ks = sorted(range(3, size), key=lambda k: -(size - k) * log2(k))[:4]
+    best = max((log2_ceil(k ** (size - k)) for k in ks), default=0)
+    return max(best, size - 3)
+
+
 def istree_exact_max(size: int) -> tuple[int, int]:
     """(j*, R): the split with the most states by :func:`istree_split_rows`, and that count."""
     counts = [istree_split_rows(size, jj) for jj in range(size)]
@@ -221,6 +249,6 @@ __all__ = [
     "PAPER_DEPTH", "TASKS", "bits", "bits_expr", "c", "check_task", "counting_rows_split",
     "counting_rows_split_expr", "hard_family_rows", "index_rows_split", "index_rows_split_expr",
     "input_length", "istree_exact_bits", "istree_exact_max", "istree_split_rows",
-    "istree_split_rows_expr", "j", "kv_cache_bits", "kv_cache_bits_expr", "lambda_min",
+    "istree_proven_bits", "istree_split_rows_expr", "istree_star_rows", "j", "kv_cache_bits", "kv_cache_bits_expr", "lambda_min",
     "lambda_min_expr", "log2_ceil", "min_n", "n", "p", "rows_expr", "sigma", "stirling2_row",
 ]

@@ -338,3 +338,51 @@ __all__ = [
     "count_distinct_rows", "counting_answer", "edge_list", "full_class_clique_z3", "index_answer",
     "is_tree_edges", "istree_all_splits", "istree_split", "sequence_rows_by_split", "tree_masks",
 ]
+
+
+# --------------------------------------------------------------------------- Z3 machine search
+def streaming_machine_exists(words, answers, widths) -> bool:
+    """Is there a deterministic streaming machine with ``widths[t]`` states after t symbols?
+
+    The machine has a start state, a transition table per step t (state × symbol -> state; a
+    position-dependent transition is allowed, as an RNN may read positions) and an output map on
+    the final states; it must give ``answers[w]`` on every word w (all words have one length L and
+    ``len(widths) == L + 1``). Encoded as SAT for Z3: one-hot state of every trie node, one-hot
+    table entries, and "parent in q, table (t, q, a) = q'  =>  child in q'".
+    """
+    import z3
+
+    words = [tuple(w) for w in words]
+    length = len(words[0])
+    if any(len(w) != length for w in words) or len(widths) != length + 1 or widths[0] != 1:
+        raise ValueError("words must share one length L, widths has L+1 entries and widths[0] == 1")
+    solver = z3.Solver()
+    symbols = sorted({a for w in words for a in w}, key=repr)
+    table = {}
+    for t in range(length):
+        for q in range(widths[t]):
+            for a in symbols:
+                cell = [z3.Bool(f"T{t}_{q}_{symbols.index(a)}_{r}") for r in range(widths[t + 1])]
+                solver.add(z3.PbEq([(v, 1) for v in cell], 1))
+                table[t, q, a] = cell
+    state = {(): [z3.BoolVal(True)]}
+    for w in words:
+        for t in range(1, length + 1):
+            node = w[:t]
+            if node in state:
+                continue
+            bits = [z3.Bool(f"S{len(state)}_{r}") for r in range(widths[t])]
+            solver.add(z3.PbEq([(v, 1) for v in bits], 1))
+            parent = state[w[:t - 1]]
+            for q, pq in enumerate(parent):
+                for r, nxt in enumerate(table[t - 1, q, w[t - 1]]):
+                    solver.add(z3.Implies(z3.And(pq, nxt), bits[r]))
+            state[node] = bits
+    values = sorted(set(answers), key=repr)
+    out = [[z3.Bool(f"O{q}_{v}") for v in range(len(values))] for q in range(widths[length])]
+    for cell in out:
+        solver.add(z3.PbEq([(v, 1) for v in cell], 1))
+    for w, ans in zip(words, answers):
+        for q, sq in enumerate(state[w]):
+            solver.add(z3.Implies(sq, out[q][values.index(ans)]))
+    return solver.check() == z3.sat
