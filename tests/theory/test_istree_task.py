@@ -105,3 +105,19 @@ def test_bad_n_and_families():
     with pytest.raises(ValueError, match="unknown graph family"):
         task.sample_graph(6, "nope", np.random.default_rng(0))
     assert task.parse_graph(" 2-1 , 3-2 ", 3) == [(1, 2), (2, 3)]
+
+
+def test_position_only_yes_test_is_fooled():
+    """Erratum 11 / spec §8.3 item 6: the paper's YES test looks only at position 5n - 3.
+
+    In the paper's format (no separator) the tour ends at position 3m + 1 + (2c - 1), c = the size of
+    vertex 1's component. A path on 1..n-6 plus 10 edges among the last 6 vertices has m = n + 3 and
+    c = n - 6, which lands exactly on 5n - 3 although the graph is not a tree.
+    """
+    for n in range(12, 20):
+        path = [(i, i + 1) for i in range(1, n - 6)]
+        rest = [(a, b) for a in range(n - 5, n + 1) for b in range(a + 1, n + 1)][:10]
+        edges = path + rest
+        tour = task.reference_trace(n, edges)[:-1]
+        assert 3 * len(edges) + 1 + len(tour) == 5 * n - 3
+        assert not nx.is_tree(nx_graph(n, edges)) and task.reference_trace(n, edges)[-1] == NO
