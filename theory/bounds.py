@@ -172,9 +172,11 @@ def istree_split_rows(size: int, bob_edges: int) -> int:
 
 
 def istree_split_rows_expr() -> sympy.Expr:
-    from sympy.functions.combinatorial.numbers import stirling
-
-    return stirling(n, j + 1) + sympy.Piecewise((1, n - 1 - j >= 3), (0, True))
+    """S(n, j+1) + [n-1-j >= 3], with S written as the inclusion–exclusion sum (``.doit()`` evaluates)."""
+    i = sympy.Symbol("i", integer=True, nonnegative=True)
+    k = j + 1
+    stirling2 = sympy.Sum((-1) ** i * sympy.binomial(k, i) * (k - i) ** n, (i, 0, k)) / sympy.factorial(k)
+    return stirling2 + sympy.Piecewise((1, n - 1 - j >= 3), (0, True))
 
 
 def istree_star_rows(size: int, bob_edges: int) -> int:

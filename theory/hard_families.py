@@ -21,7 +21,7 @@ Corrections to the printed reductions (each has a test that shows the printed ve
 * Lemma C.28: the working parity step is ``y_k = 1 ⟺ x̃_k ≠ x̃_{k-1}`` (spec erratum 7).
 * Prop 5.1: an AR oracle on the κ-interleaved context still reveals which symbols occur (an absent
   key answers FAILED), so its answers are not a function of O(1) tokens; appending
-  ``1, κ, 2, κ, ..., σ, κ`` to the context restores the paper's argument.
+  ``κ, 1, κ, 2, κ, ..., σ, κ`` to the context restores the paper's argument.
 """
 
 from __future__ import annotations
@@ -185,13 +185,13 @@ def printed_parity_step_holds(y, k: int) -> bool:
 def prop51_family(n: int, sigma: int = 2, tail: bool = False) -> Iterator[Instance]:
     """Prop 5.1: Index with κ = sigma + 1 at even positions, x in [sigma] at the odd ones.
 
-    With ``tail=True`` the context ends with ``1, κ, 2, κ, ..., sigma, κ`` so every key occurs; the
-    Index query k still refers to the first n positions.
+    With ``tail=True`` the context ends with ``κ, 1, κ, 2, κ, ..., sigma, κ`` so every key occurs and
+    is followed by κ; the Index query k still refers to the first n positions.
     """
     kappa = sigma + 1
     _alphabet_fits(n, kappa, "Prop 5.1 family (κ = sigma + 1)")
     odd = (n + 1) // 2
-    tail_tokens = tuple(t for s in range(1, sigma + 1) for t in (s, kappa)) if tail else ()
+    tail_tokens = (kappa,) + tuple(t for s in range(1, sigma + 1) for t in (s, kappa)) if tail else ()
     for x in product(range(1, sigma + 1), repeat=odd):
         context = tuple(x[i // 2] if i % 2 == 0 else kappa for i in range(n)) + tail_tokens
         for k in range(1, n + 1, 2):
