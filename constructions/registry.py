@@ -18,7 +18,8 @@ class Entry:
     theorem: str       # e.g. "Thm 4.7 (Lemma C.27)"
     builder: str       # "module:function", called as builder(n, **kwargs)
     checker: str       # the command that checks it
-    claim: dict[str, Any]  # depth / heads / width: constants independent of n
+    claim: dict[str, Any]  # depth / heads / width / ...: constants independent of n
+    sizes: tuple[int, ...] = (6, 12, 24)  # n for which the registry test builds and compares
 
     def build(self, n: int, **kwargs) -> Any:
         module, func = self.builder.split(":")
