@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import platform
 import sys
 import time
@@ -42,8 +43,7 @@ def main_guard(main: Callable[[list[str] | None], int]) -> Callable[[list[str] |
         try:
             return main(argv)
         except (UsageError, ValueError) as exc:
-            prog = main.__module__.replace("__main__", "verify")
-            print(f"{prog}: error: {exc}", file=sys.stderr)
+            print(f"{_prog(main)}: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
         except KeyboardInterrupt:  # pragma: no cover
             print("interrupted", file=sys.stderr)
@@ -52,6 +52,14 @@ def main_guard(main: Callable[[list[str] | None], int]) -> Callable[[list[str] |
     wrapped.__name__ = main.__name__
     wrapped.__doc__ = main.__doc__
     return wrapped
+
+
+def _prog(main) -> str:
+    """``verify.<name>`` for the checker being run, also under ``python -m``."""
+    module = main.__module__
+    if module == "__main__":
+        module = "verify." + os.path.splitext(os.path.basename(sys.argv[0]))[0]
+    return module
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, *, model_kinds: Iterable[str] = ()) -> None:
