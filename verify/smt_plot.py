@@ -1,0 +1,116 @@
+"""Proved vs measured minimal precision against log2 n (``python -m verify.smt --plot FILE``).
+
+*Proved*: :func:`verify.smt_precision.certificate` (the margin argument). *Measured*: the smallest odd p
+for which the checker's instances all pass in R_p, read from ``<construction>-<n>.json`` certificates
+(``python -m verify.retrieval --task T --n N --min-precision --json ...``, ``python -m verify.istree
+--n N --min-precision --json ...``) in ``--measured DIR``; without a directory the retrieval tasks are
+measured here (every instance when there are at most 5,000, else 200 seeded samples) and IsTree is
+left out (its search takes minutes per size).
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from theory.precision import P_MAX
+from verify.smt_precision import CONSTRUCTIONS, certificate, measured_from_certificate
+
+# Okabe-Ito colour-blind-safe palette, one colour per construction
+COLOURS = {"index": "#0072B2", "ar": "#E69F00", "cgram": "#009E73", "counting": "#CC79A7", "istree": "#D55E00"}
+MARKERS = {"index": "o", "ar": "s", "cgram": "D", "counting": "v", "istree": "^"}
+IN_PROCESS_LIMIT = 5000
+SAMPLES = 200
+
+
+def _measure_retrieval(task: str, n: int) -> tuple[int | None, str]:
+    from verify import retrieval
+
+    t = retrieval.TASKS[task]
+    c = retrieval.DEFAULT_C
+    model = retrieval.build_model("transformer", task, n, c)
+    if t.exhaustive_size(n, c) <= IN_PROCESS_LIMIT:
+        parts, kind = t.exhaustive(n, c), "exhaustive"
+    else:
+        parts, kind = [("samples", t.sample(n, c, SAMPLES, np.random.default_rng(0)))], f"{SAMPLES} samples"
+    p, _ = retrieval.min_precision(model, parts, show_progress=False)
+    return p, kind
+
+
+def collect(sizes: list[int], measured_dir: str | None) -> list[dict]:
+    rows = []
+    for name in CONSTRUCTIONS:
+        for n in sizes:
+            cert = certificate(name, n)
+            measured, note = None, "not measured"
+            path = os.path.join(measured_dir, f"{name}-{n}.json") if measured_dir else None
+            if path and os.path.exists(path):
+                measured, note = measured_from_certificate(path)
+                label = str(measured) if measured is not None else f"none <= {P_MAX}"
+            elif measured_dir is None and name != "istree":
+                measured, note = _measure_retrieval(name, n)
+                label = str(measured) if measured is not None else f"none <= {P_MAX}"
+            else:
+                label, note = "-", "not measured"
+            rows.append({**cert.as_dict(), "measured_p": measured, "measured_label": label,
+                         "measured_note": note, "measured_available": label != "-"})
+    return rows
+
+
+def draw(rows: list[dict], path: str) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8.5, 5.2))
+    top = P_MAX + 4  # where "no p <= 53 passes" is drawn
+    for j, name in enumerate(CONSTRUCTIONS):
+        mine = [r for r in rows if r["construction"] == name]
+        col, mk = COLOURS[name], MARKERS[name]
+        dx = 0.06 * (j - 2)  # small horizontal offsets so equal values stay visible
+        pts = [(np.log2(r["n"]) + dx, r["proved_p"]) for r in mine if r["proved_p"] is not None]
+        if pts:
+            x, y = zip(*pts)
+            ax.plot(x, y, color=col, marker=mk, linestyle="-", linewidth=2, markersize=7,
+                    label=f"{name}: proved (margin argument)")
+        meas = [(np.log2(r["n"]) + dx, r["measured_p"]) for r in mine if r["measured_available"] and r["measured_p"]]
+        if meas:
+            x, y = zip(*meas)
+            ax.plot(x, y, color=col, marker=mk, linestyle="--", linewidth=1.5, markersize=7,
+                    markerfacecolor="white", label=f"{name}: measured (checker)")
+        over = [np.log2(r["n"]) + dx for r in mine if r["measured_available"] and r["measured_p"] is None]
+        if over:
+            ax.scatter(over, [top] * len(over), color=col, marker=mk, facecolors="white", s=49, zorder=3)
+    sizes = sorted({r["n"] for r in rows})
+    left = np.log2(sizes[0])
+    ax.axhline(P_MAX, color="0.4", linestyle=":", linewidth=1)
+    ax.text(left, P_MAX + 0.6, f"p = {P_MAX}: largest R_p the runtime emulates", fontsize=8, color="0.3")
+    ax.text(left, top + 0.6, f"open markers at p = {top}: measured, no p <= {P_MAX} passes", fontsize=8,
+            color="0.3")
+    uncovered = sorted({r["construction"] for r in rows if r["proved_p"] is None})
+    if uncovered:
+        ax.text(0.99, 0.02, f"no proved curve for {', '.join(uncovered)}: COUNT's 1/(m+1) is not dyadic,\n"
+                "outside the margin argument (points are offset sideways slightly)", transform=ax.transAxes,
+                ha="right", va="bottom", fontsize=8, color="0.3")
+    ax.set_xticks([np.log2(n) for n in sizes])
+    ax.set_xticklabels([f"{int(np.log2(n))}\n(n={n})" for n in sizes], fontsize=8)
+    ax.set_xlabel("log2 n")
+    ax.set_ylabel("smallest precision p (bits)")
+    ax.set_title("Smallest R_p precision: proved by the margin argument vs measured by the checkers")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=7, ncol=2, loc="upper left", framealpha=0.9)
+    ymax = max([top] + [r["proved_p"] for r in rows if r["proved_p"]]) + 12
+    ax.set_ylim(20, ymax)
+    fig.tight_layout()
+    stem, ext = os.path.splitext(path)
+    files = [path]
+    extra = ".png" if ext.lower() in (".pdf", ".svg") else ".pdf"
+    if ext.lower() not in (".pdf", ".svg", ".png"):
+        raise ValueError(f"--plot FILE must end in .png, .pdf or .svg, got {path!r}")
+    fig.savefig(path)
+    fig.savefig(stem + extra, dpi=150)
+    files.append(stem + extra)
+    plt.close(fig)
+    return files
