@@ -28,6 +28,8 @@ from itertools import combinations
 
 import numpy as np
 
+from theory.tasks.istree import is_tree
+
 FAILED = 0  # the AR answer when the query has no successor (a number token is never 0)
 
 
@@ -51,24 +53,8 @@ def counting_answer(x, q: int, t: int) -> int:
 
 
 def is_tree_edges(n: int, edges) -> bool:
-    """IsTree on vertices 1..n by union-find: n-1 edges and no edge closes a cycle."""
-    edges = list(edges)
-    if len(edges) != n - 1:
-        return False
-    parent = list(range(n + 1))
-
-    def find(v: int) -> int:
-        while parent[v] != v:
-            parent[v] = parent[parent[v]]
-            v = parent[v]
-        return v
-
-    for u, v in edges:
-        ru, rv = find(u), find(v)
-        if ru == rv:
-            return False
-        parent[ru] = rv
-    return True
+    """IsTree on vertices 1..n (the task's union-find reference, theory.tasks.istree.is_tree)."""
+    return is_tree(n, list(edges))
 
 
 # --------------------------------------------------------------------------- sequence tasks
