@@ -54,3 +54,10 @@ ENTRIES += [
           "constructions.transformer.counting:build_counting_transformer",
           "python -m verify.retrieval --task counting --n N", {"depth": 4, "heads": 1, "width": 17}),
 ]
+
+ENTRIES += [
+    Entry("turing/rag", "Thm 5.4 (RAG Linear RNN simulating a TM; here palindrome), corrected regexes",
+          "constructions.rag.turing:build_rag_palindrome",
+          "python -m verify.turing --machine palindrome --max-len L --model rag",
+          {"depth": 4, "state_dim": 21, "ffn_width": 111}, sizes=(2, 4, 6)),
+]

@@ -199,3 +199,9 @@ def build_rag_turing(machine: Machine | str, n_max: int, *, offset: int | None =
             "offset": int(offset)}
     return LinearRNN(vocab, lay, blocks, meta=meta)
 
+
+
+def build_rag_palindrome(n: int) -> LinearRNN:
+    """Registry form (builder(n)): Thm 5.4 for the library machine ``palindrome`` on inputs of
+    length <= n; same claimed size as :func:`build_rag_turing`."""
+    return build_rag_turing("palindrome", n)
