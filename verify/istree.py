@@ -71,6 +71,7 @@ def _resolve(path: str):
 MODEL_KINDS = {
     "transformer": ModelKind("constructions.transformer.istree:build_istree_transformer",
                              "theory.tasks.istree:reference_trace"),
+    "hybrid": ModelKind("constructions.hybrid.istree:build_istree_hybrid", "theory.hybrid_trace:istree_hybrid_trace"),
 }
 
 
