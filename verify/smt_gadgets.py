@@ -469,16 +469,18 @@ def _next_obl(n, built):
         sink, _, _, _ = _key("s", L, n, sink=True)
         sink = {**sink, "y": 0, "y_sq": 0}
         base = qc + c1 + c2 + exact1 + [k1 <= qk, k2 <= qk]
-        show = {"x": f"1/{m}", "nh": str(nh), "j1": j1, "j2": j2, "a0@k1'": a1[0], "a0@k2'": a2[0], "b0": b[0]}
+        show = {"x": f"1/{m}", "nh(x)": str(nh), "k": qk, **{f"b{i}": b[i] for i in range(DIMS)},
+                "k1'": k1, **{f"a{i}@k1'": a1[i] for i in range(DIMS)}, "y@k1'": m1["y"],
+                "k2'": k2, **{f"a{i}@k2'": a2[i] for i in range(DIMS)}, "y@k2'": m2["y"]}
+        pair_show = {**show, "c (matches)": z3.Int("c")}
         g = beta
         # c matching keys carry the consecutive counters 1/2 .. 1/(c+1); the spec's k* is the one
         # nearest next(x) = 1/(m+1), i.e. j* = min(m + 1, c + 1).
         c = z3.Int("c")
-        show["c"] = c
         obs += [
             _beats(f"MatchNext x=1/{m}: counter 1/min(m+1, c+1) beats every other match", head, m1, m2, q,
                    base + exact2 + [_match(a1, b), _match(a2, b), between(c, 1, N), j1 == z3.If(m + 1 <= c + 1, m + 1, c + 1),
-                           j2 <= c + 1, j1 != j2], g, show),
+                           j2 <= c + 1, j1 != j2], g, pair_show),
             _beats(f"MatchNext x=1/{m}: a match beats the sink", head, m1, sink, q, base + [_match(a1, b)], g, show),
             _beats(f"MatchNext x=1/{m}: the sink beats a mismatch", head, sink, m2, q,
                    base + relaxed2 + [z3.Not(_match(a2, b))], g, show),

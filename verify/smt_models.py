@@ -52,8 +52,8 @@ def embed_numbers(model, tokens: list) -> list[dict]:
 
 
 def forward(model, residuals: list[dict]) -> tuple[list[dict], list[tuple[str, z3.BoolRef]]]:
-    """Hard-attention forward pass; returns the final residuals and, per (block, head, position), the
-    condition "this column has a strict arg-max"."""
+    """Hard-attention forward pass; returns the final residuals and, per (block, head, position) and
+    pair of keys, the condition "these two keys do not tie at the column's maximum"."""
     lay = model.layout
     x = residuals
     unique = []
@@ -72,7 +72,14 @@ def forward(model, residuals: list[dict]) -> tuple[list[dict], list[tuple[str, z
                 scores = [z3.simplify(score(head, lay, x[j], x[k], scale)) for j in range(k + 1)]
                 sel = [z3.And([scores[j] > scores[i] for i in range(k + 1) if i != j]) if k else z3.BoolVal(True)
                        for j in range(k + 1)]
-                unique.append((f"block {bi + 1} head {head.name!r} position {k + 1}", z3.Or(sel)))
+                # The column has a strict arg-max iff no two keys tie at the maximum. One obligation per
+                # pair of keys is far easier for Z3 than the disjunction over winners (0.1 s vs 25 s for
+                # the c-gram Match column at n = 5), and a failure names the tied pair.
+                for i in range(k + 1):
+                    for j in range(i + 1, k + 1):
+                        tie = z3.And([scores[i] == scores[j]] + [scores[i] >= scores[l] for l in range(k + 1)])
+                        unique.append((f"block {bi + 1} head {head.name!r} position {k + 1}: keys {i + 1} and "
+                                       f"{j + 1} do not tie at the maximum", z3.Not(tie)))
                 for name in vals[0]:
                     picked = z3.IntVal(0)
                     for j in range(k, -1, -1):
@@ -100,7 +107,7 @@ def readout_obligation(model, final: dict, answer, constraints: list, show: dict
 
 def model_obligations(model, tokens: list, constraints: list, answer, show: dict, task: str) -> list[Obligation]:
     final, unique = forward(model, embed_numbers(model, tokens))
-    obs = [Obligation(f"{task}: {where} has a unique arg-max", constraints, cond, show) for where, cond in unique]
+    obs = [Obligation(f"{task}: {where}", constraints, cond, show) for where, cond in unique]
     obs.append(readout_obligation(model, final[-1], answer, constraints, show,
                                   f"{task}: the read-out's unique arg-max is the reference answer"))
     return obs
