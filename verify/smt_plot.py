@@ -87,7 +87,7 @@ def draw(rows: list[dict], path: str) -> list[str]:
     left = np.log2(sizes[0])
     ax.axhline(P_MAX, color="0.4", linestyle=":", linewidth=1)
     ax.text(left, P_MAX + 0.6, f"p = {P_MAX}: largest R_p the runtime emulates", fontsize=8, color="0.3")
-    ax.text(left, top + 0.6, f"open markers at p = {top}: measured, no p <= {P_MAX} passes", fontsize=8,
+    ax.text(left, top + 2.5, f"open markers at p = {top}: measured, no p <= {P_MAX} passes", fontsize=8,
             color="0.3")
     uncovered = sorted({r["construction"] for r in rows if r["proved_p"] is None})
     if uncovered:
