@@ -112,3 +112,13 @@ def test_cli_passes_and_rejects_bad_input(tmp_path):
     model_io.save(build_istree_hybrid(5), str(path))
     r = _cli("--n", "4", "--model", "hybrid", "--weights", str(path))
     assert r.returncode == 2 and "different layout or vocabulary" in r.stderr
+
+
+def test_one_nearest_query_is_not_a_successor_search():
+    # Spec §3.10 / erratum 12: a quadratic nearest-match score is symmetric, so one query at the
+    # target w + 1 returns the current neighbour w whenever the successor is farther than w: with
+    # neighbours {1, 3} of vertex 2 and w = 1, target 2 answers 1 (tie, smaller wins), not 3. The
+    # doubling search asks target 3 next and finds it.
+    trace = istree_hybrid_trace(3, [(1, 2), (2, 3)])
+    records = [trace[i + 1:i + 5] for i, t in enumerate(trace) if t == "dfs:q"]
+    assert [2, 1, 2, 1] in records and [2, 1, 3, 3] in records

@@ -125,3 +125,20 @@ def test_cli_passes_and_rejects_bad_input(capsys, tmp_path):
     assert vt.main(["--machine", "parity", "--trace", "012", "--model", "hybrid"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 2
+
+
+def test_marking_the_value_token_would_answer_with_the_new_symbol():
+    # Spec §3.11 marks "each record's value token with its cell id". Then at the record's second
+    # pointer (where the new state is due) the latest mark for the cell is the current record's
+    # own W_t, the symbol just written, not the one read; delta(state, written) can differ from
+    # delta(state, read). Our marks sit on the record's last token (the move), after every use.
+    m = load_machine("brackets")
+    r = run(m, "()")
+    trace = tm_hybrid_trace(m, "()", offset=1)
+    for t, step in enumerate(r.history):
+        if step.read != step.written and m.transition(step.state, step.written) != m.transition(step.state, step.read):
+            upto_second_pointer = trace[:5 * t + 3]
+            assert latest_cell_value(upto_second_pointer, step.head, offset=1) == step.written
+            assert latest_cell_value(trace[:5 * t], step.head, offset=1) in (step.read, None)
+            return
+    raise AssertionError("brackets on () has a step whose write changes delta")
