@@ -48,8 +48,9 @@ Heads (all in the top block, reading RNN outputs only):
             5 back; query v -> par (0 = the sink: v is the root).
   VISITED   Match: key = the vertex after ``dfs:down`` or ``<sep>``; value 1 -> vis.
 
-Claimed size (independent of n): RNN depth 2, state dimension 38, top block 3 heads; residual width
-and FFN widths as :func:`claim`. Parameters grow like poly(n) in magnitude (Match constants).
+Claimed size (independent of n): RNN depth 2, state dimension 38, top block 3 heads, residual width 79
+(:func:`claim`); RNN FFN width 44, top FFN width 33. Parameters grow like poly(n) in magnitude (the
+Match constants). Number tokens run to n + 1: a first target w + 1 is n + 1 when w = n.
 """
 
 from __future__ import annotations
@@ -133,7 +134,7 @@ def _hat(ffn: FFNSpec, name: str, d: Form, shut: Form, lin: Form, out: dict[str,
 
 
 def claim(n: int | None = None) -> dict:
-    return {"depth": 2, "top_heads": 3, "state_dim": 38}
+    return {"depth": 2, "top_heads": 3, "width": 79, "state_dim": 38}
 
 
 def build_istree_hybrid(n: int, *, beta: float | None = None) -> Hybrid:

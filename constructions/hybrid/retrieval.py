@@ -38,9 +38,9 @@ def claim(task: str, c: int = 3) -> dict:
     """Depth of the RNN, heads of the top block, residual width, RNN state dimension."""
     lags = {"index": 0, "ar": 1, "cgram": c - 1, "counting": 1}[task]
     positions = task != "counting"
-    base = {"index": 10, "ar": 10, "cgram": 10, "counting": 11}[task]  # embedding coordinates
-    extra = {"index": 1, "ar": 1, "cgram": 1, "counting": 1}[task]     # ans / cnt
-    width = base + len(prev_names(lags)) + (3 if positions else 1) + extra + 1  # + pos
+    embedding = 11 if task == "counting" else 10  # num, num_sq, 8 specials (+ the token "0")
+    # + shift register, + one (rpos, rpos_sq), + the answer/count coordinate, + pos
+    width = embedding + len(prev_names(lags)) + (3 if positions else 1) + 1 + 1
     state = (2 * (lags + 1) if lags else 0) + (1 if positions else 0)
     return {"depth": 2 if positions else 1, "top_heads": 1, "width": width, "state_dim": state}
 

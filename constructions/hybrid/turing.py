@@ -46,8 +46,8 @@ RNN (Linear RNN, Defs 3.4-3.5), 2 blocks:
 Top block: MatchClose(key = ptr) -> read;  FFN: delta lookup + read-out.
 
 Claimed size: RNN depth 2, state dimension 24 (O(A log n) bits at p = O(log n)), one head, residual
-width 32 + |specials|; FFN width 4 |Q| |Gamma| + O(|specials|) (the O(A B^2 log n) parameter bits of
-Thm 5.8). CoT length 5 T for a run of T steps.
+width 38 + #specials (8 base + |Gamma| + |Q| + 2 moves); top FFN width <= 4 |Q| |Gamma| + 2 +
+O(#specials) (the O(A B^2 log n) parameter bits of Thm 5.8). CoT length 5 T + 1 for a run of T steps.
 """
 
 from __future__ import annotations
