@@ -173,8 +173,8 @@ def table(n: int, samples: int, graphs: int, seed: int, weights: dict[str, str],
 
 
 def print_table(rows: list[dict], n: int) -> None:
-    head = (f"{'task':<9}{'family':<12}{'depth':>6}{'width':>6}{'heads':>6}{'state':>14}{'KV cache':>22}"
-            f"{'CoT max/mean':>15}  verdict")
+    head = (f"{'task':<9}{'family':<12}{'depth':>6}{'width':>6}{'heads':>6}{'state':>12}{'KV cache':>28}"
+            f"{'CoT max/mean':>16}  verdict")
     print(f"n = {n}  (state: Lambda numbers / bits; KV cache: numbers per position / bits at the longest "
           f"sequence L; p = 2 ceil(log2(L+1)) + 1)")
     print(head)
@@ -183,11 +183,11 @@ def print_table(rows: list[dict], n: int) -> None:
         if not r["built"]:
             print(f"{r['task']:<9}{r['family']:<12}{'not built':>6}")
             continue
-        state = f"{r['state_numbers']} / {r['state_bits']}"
+        state = f"{r['state_numbers']} / {r['state_bits']:,}"
         kv = f"{r['kv_per_position']} / {r['kv_cache_bits']:,} (L={r['longest_sequence']})"
         cot = f"{r['cot_max']} / {r['cot_mean']:g}"
-        print(f"{r['task']:<9}{r['family']:<12}{r['depth']:>6}{r['width']:>6}{r['heads']:>6}{state:>14}{kv:>22}"
-              f"{cot:>15}  {r['verdict']} ({r['checked'] - r['failures']}/{r['checked']}, {r['domain']})")
+        print(f"{r['task']:<9}{r['family']:<12}{r['depth']:>6}{r['width']:>6}{r['heads']:>6}{state:>12}{kv:>28}"
+              f"{cot:>16}  {r['verdict']} ({r['checked'] - r['failures']}/{r['checked']}, {r['domain']})")
 
 
 # -- curves -------------------------------------------------------------------------------------------
