@@ -17,9 +17,9 @@ IsTree CoT grammar (tokens: numbers 1..n and the specials ``0``, ``dfs:q``, ``df
 Vertex v is the current vertex, w the last neighbour of v already scanned (0, written ``0``, after
 arriving from the parent or at the root; the child after returning from it), t the target of one
 query (1 <= t <= n + 1; t = n + 1 only as the first target after w = n) and x = nearest(v, t): the
-neighbour u of v minimising (|t - u|, u), or 0 if v has no neighbour. The search for the smallest neighbour s > w asks t = w + 1, w + 2, w + 4, ...: every
-neighbour in (w, t) has been excluded by the earlier answers, so x = w means "none below
-2t - w" and x != w means x = s. After a record:
+neighbour u of v minimising (|t - u|, u), or 0 if v has no neighbour. The search for the smallest
+neighbour s > w asks t = w + 1, w + 2, w + 4, ...: every neighbour in (w, t) has been excluded by
+the earlier answers, so x = w means "none below 2t - w" and x != w means x = s. After a record:
 
     x == w and 2t - w <= n        next record  q v w (2t - w)          (keep doubling)
     x == w and 2t - w > n         no neighbour left: up f(v), or at the root YES/NO

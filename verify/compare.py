@@ -248,7 +248,8 @@ def curves(ns, seed: int, trees: int = 5) -> dict:
 
 
 def print_curves(cv: dict) -> None:
-    print("IsTree CoT length on random trees (uniform labelled trees, max over 5 per n), with ratios to n and n log2 n:")
+    print("IsTree CoT length on random trees (uniform labelled trees, max over 5 per n), "
+          "with ratios to n and n log2 n:")
     for family, lens in cv["cot"].items():
         cells = ", ".join(f"n={n}: {c} ({c / n:.1f} n, {c / (n * math.log2(n)):.2f} n log n)"
                           for n, c in zip(cv["n"], lens))

@@ -97,7 +97,8 @@ class Encoding:
 def scratch_names() -> list[str]:
     regs = [f"{base}@{j}" for base, lags in (("num", 2), ("nsq", 2), ("sym", 3), ("st", 5))
             for j in range(lags + 1)]
-    return regs + ["acc@0", "acc@1", "rej@0", "rej@1", "one", "cur_state", "rpos", "isnum@0", "isnum@1", "isnum@2", "rpos_sq",
+    return regs + ["acc@0", "acc@1", "rej@0", "rej@1", "one", "cur_state", "rpos", "isnum@0", "isnum@1",
+                   "isnum@2", "rpos_sq",
                    "ptr", "ptr_sq", "key", "key_sq", "val", "phase", "emit_num", "read"]
 
 
@@ -179,8 +180,8 @@ def build_turing_hybrid(machine: Machine, *, offset: int, cells: int, length: in
     f2.unit("emit@bos", {tok[BOS]: 1.0}, {"bias": float(1 + offset)}, {"emit_num": 1.0})
     # After a halting state the move token ends the trace: no number is due there (halted = 0 or 1).
     halted = {"acc@1": 1.0, "rej@1": 1.0}
-    f2.unit("emit@move", added(is_move, scaled(halted, -1.0)), {"num@2": 1.0, tok[move_token("R")]: 1.0, tok[move_token("L")]: -1.0},
-            {"emit_num": 1.0})
+    step = {"num@2": 1.0, tok[move_token("R")]: 1.0, tok[move_token("L")]: -1.0}
+    f2.unit("emit@move", added(is_move, scaled(halted, -1.0)), step, {"emit_num": 1.0})
     rnn = LinearRNN(vocab, layout, [RNNBlock(u1.build(), f1.build(), "R1: registers, one, State[t]"),
                                     RNNBlock(u2.build(), f2.build(), "R2: position, query, key, value, phase")])
 

@@ -10,7 +10,6 @@ import sys
 
 import networkx as nx
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

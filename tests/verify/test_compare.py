@@ -46,8 +46,8 @@ def test_corrupted_weights_fail_their_row(tmp_path, capsys):
 
 
 def test_bad_usage_is_one_line(capsys):
-    for argv in (["--n", "2"], ["--n", "4", "--weights", "index/hybrid"], ["--n", "4", "--weights", "turing/transformer=x"],
-                 ["--n", "4", "--samples", "0"]):
+    for argv in (["--n", "2"], ["--n", "4", "--weights", "index/hybrid"],
+                 ["--n", "4", "--weights", "turing/transformer=x"], ["--n", "4", "--samples", "0"]):
         assert vc.main(argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 4 and all(line.startswith("verify.compare: error") or "error" in line for line in err)
