@@ -97,11 +97,22 @@ def retrieval_positions(seq: list[int], retriever) -> tuple[np.ndarray, list[str
     seq = [int(t) for t in seq]
     supplied = np.zeros(len(seq), dtype=bool)
     problems: list[str] = []
+    # Detokenise once; the context of a query starting at position ls is text[:starts[ls] - 1]
+    # (the tokens before it joined by spaces), exactly what Retriever.query builds for seq[:k+1].
+    toks = retriever.vocab.tokens(seq)
+    text = " ".join(toks)
+    starts = np.concatenate([[0], np.cumsum([len(t) + 1 for t in toks])])
+    last_start = None
     for k, tok in enumerate(seq):
+        if tok == retriever.start_id:
+            last_start = k
         if not retriever.is_end(tok):
             continue
         try:
-            found = retriever.retrieve(seq[: k + 1])
+            if last_start is None:
+                raise RetrievalError("<EndSearch> without a preceding <StartSearch>")
+            pattern = " ".join(toks[last_start + 1:k])
+            found = retriever.search(pattern, text[: max(starts[last_start] - 1, 0)])
         except RetrievalError as exc:
             problems.append(f"position {k + 1}: {exc}")
             continue

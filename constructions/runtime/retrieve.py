@@ -46,7 +46,10 @@ class Retriever:
         return pattern, context
 
     def retrieve(self, seq: list[int]) -> list[int]:
-        pattern, context = self.query(seq)
+        return self.search(*self.query(seq))
+
+    def search(self, pattern: str, context: str) -> list[int]:
+        """``re.search(pattern, context).group(1)`` as token ids, or ``[FAILED]`` when nothing matches."""
         try:
             match = re.search(pattern, context)
         except re.error as exc:

@@ -65,3 +65,18 @@ def test_retrieval_positions_and_mask():
     mask = model_check_mask(np.array([len(seq)]), np.array([3]), supplied[None])
     # the model predicts from position 3 on, except the token the retriever supplies (index 9)
     assert mask[0].tolist() == [False] * 3 + [True] * 5 + [False, True, False]
+
+
+def test_retrieval_positions_agrees_with_retrieve_on_every_prefix():
+    """The one-pass scan must equal Retriever.retrieve on each prefix ending with <EndSearch>."""
+    r = Retriever(V)
+    rng = np.random.default_rng(0)
+    pieces = [[5], [3], [7], ["<StartSearch>", r"(?:^|", r")3", r"(\S+)", "<EndSearch>"], ["FAILED"], [3, 9]]
+    for _ in range(200):
+        seq = ids("<s>") + [t for i in rng.integers(0, len(pieces), size=12) for t in ids(*pieces[i])]
+        supplied, problems = retrieval_positions(seq, r)
+        for k, tok in enumerate(seq):
+            if tok == V.id("<EndSearch>"):
+                found = r.retrieve(seq[: k + 1])
+                ok = seq[k + 1: k + 1 + len(found)] == found
+                assert ok == (not any(p.startswith(f"position {k + 1}:") for p in problems))
