@@ -8,7 +8,8 @@ What is proved (docs/smt.md states each claim and its domain):
                            beta gap >= (q + 1) ln 2 + ln L, q = (p - 1) / 2
   --construction NAME|all  index, ar, cgram: the hard-attention forward pass over EVERY instance of each
                            size 2..n (whole alphabet) yields the reference answer with unique arg-maxes;
-                           istree: the block FFNs 1, 4, 5, 6 and the EDGE/NEXT/NEXT2/VISITED margins
+                           istree: block FFNs 1, 4, 5, 6, the block-7 read-out decision and the
+                           EDGE/PARENT/NEXT/NEXT2/VISITED margins
   --plot FILE              the smallest p the margin argument certifies vs the smallest p the checkers
                            measure (--measured DIR of their --json certificates), against log2 n
 Exit codes: 0 everything proved; 1 a counterexample (printed as a concrete input) or a margin too
@@ -85,8 +86,9 @@ CLAIMS = {
     "ar": "hard-attention forward pass: unique arg-max in every column read; read-out arg-max = the token "
           "after the first occurrence of q",
     "cgram": "c = 3: unique arg-maxes; read-out arg-max = the token after the first occurrence of the 2-gram",
-    "istree": "block FFNs 1, 4, 5, 6 compute their documented functions; EDGE, NEXT, NEXT2, VISITED: target 0, "
-              "sink -beta, others <= -2 beta",
+    "istree": "block FFNs 1, 4, 5, 6 compute their documented functions; block 7 read-out emits the documented "
+              "decision by logit margin >= 1; EDGE, NEXT, NEXT2, VISITED: target 0, sink -beta, others <= -2 beta; "
+              "PARENT: earliest occurrence wins by beta",
 }
 
 

@@ -8,8 +8,12 @@ function its docstring documents, over the integer (or unit-fraction) domain the
 * block 5 FFN: nz1 = [o1 > 0], nz2 = [o2 > 0], e1 = [o1 = f], fin = [f = 0 and o1 = 0]  (0..n)
 * block 6 FFN: cand = o1 (descend), o2 (skip the parent edge) or f (backtrack), cand^2, and
   eqf = [cand = f], when the two fetched edges differ (simple graph) and o1 = 0 implies o2 = 0
+* block 7 FFN (read-out): at a CoT position the tied read-out's arg-max is cand, NO (cycle), NO (short
+  tour) or YES as documented, by a logit margin >= 1, and vertex 1 at <sep>; every embedding
+  coordinate not named is free (the FFN must cancel the current token)
 * EDGE, NEXT, NEXT2, VISITED heads: the target key scores 0, the sink -beta and every other key
-  <= -2 beta, for every record (vertex in 0..n, counter 1/a with a in 2..n: degree <= n-1) and query.
+  <= -2 beta, for every record (vertex in 0..n, counter 1/a with a in 2..n: degree <= n-1) and query;
+  PARENT: the earliest CoT occurrence of v beats later ones and every non-match by beta (k <= max_len).
 """
 
 from __future__ import annotations
@@ -74,6 +78,53 @@ def block6(model, n: int) -> list[Obligation]:
                        {"o1": o1, "o2": o2, "f": f}, "block 6 FFN: cand, cand^2, eqf")]
 
 
+def _logits(model, res: dict) -> dict:
+    """Tied read-out of a residual: number i -> i num - (i^2/2) num_sq; a special -> its coordinate."""
+    out = {i: i * res["num"] - const(Fraction(i * i, 2)) * res["num_sq"] for i in range(1, model.vocab.n + 1)}
+    out.update({name: res[f"tok:{name}"] for name in model.vocab.specials})
+    return out
+
+
+def _wins(logits: dict, winner, margin) -> z3.BoolRef:
+    return z3.And([logits[winner] - v >= margin for k, v in logits.items() if k != winner])
+
+
+def block7(model, n: int) -> list[Obligation]:
+    """Read-out at a CoT position (current token v): emit cand, NO (cycle), NO (short tour) or YES, by
+    a logit margin >= 1; at <sep> emit vertex 1. Flags are 0/1; cand = 0 exactly when fin = 1; the
+    parent was visited (eqf = 1 -> vis = 1). Every embedding coordinate not named is free: the FFN
+    must cancel it."""
+    lay, ffn = model.layout, model.blocks[6].ffn
+    v, cand = z3.Int("v"), z3.Int("cand")
+    vis, eqf, fin, tour = (z3.Int(nm) for nm in ("vis", "eqf", "fin", "tour_ok"))
+    flags = [between(f, 0, 1) for f in (vis, eqf, fin, tour)]
+    cons = flags + [between(v, 1, n), between(cand, 0, n), (cand == 0) == (fin == 1), z3.Implies(eqf == 1, vis == 1)]
+    given = {"num": v, "num_sq": _nsq(v), "is_cot": 1, "cand": cand, "vis": vis, "eqf": eqf, "fin": fin,
+             "tour_ok": tour, "tok:<sep>": 0}
+    env = environment(lay, given, "b7")
+    out = ffn_output(ffn, lay, env)
+    logits = _logits(model, {c: env[c] + out[c] for c in model.vocab.coordinates})
+    show = {"v": v, "cand": cand, "vis": vis, "eqf": eqf, "fin": fin, "tour_ok": tour}
+    emit = z3.And(fin == 0, z3.Or(eqf == 1, vis == 0))
+    obs = []
+    for c in range(1, n + 1):
+        obs.append(Obligation(f"block 7 read-out: emit cand = {c}", cons + [emit, cand == c], _wins(logits, c, 1), show))
+    obs += [Obligation("block 7 read-out: NO at a cycle", cons + [fin == 0, vis == 1, eqf == 0], _wins(logits, "NO", 1), show),
+            Obligation("block 7 read-out: NO for a short tour", cons + [fin == 1, tour == 0], _wins(logits, "NO", 1), show),
+            Obligation("block 7 read-out: YES for a full tour", cons + [fin == 1, tour == 1], _wins(logits, "YES", 1), show)]
+    # at <sep> (not a CoT position) the flags still lie in {0, 1} and cand in 0..n
+    sflags = {nm: z3.Int(f"sep.{nm}") for nm in ("vis", "eqf", "fin", "tour_ok")}
+    scand = z3.Int("sep.cand")
+    sep = environment(lay, {**{c: 0 for c in model.vocab.coordinates}, "tok:<sep>": 1, "is_cot": 0,
+                            "cand": scand, **sflags}, "sep")
+    out = ffn_output(ffn, lay, sep)
+    logits = _logits(model, {c: sep[c] + out[c] for c in model.vocab.coordinates})
+    obs.append(Obligation("block 7 read-out: vertex 1 at <sep>",
+                          [between(f, 0, 1) for f in sflags.values()] + [between(scand, 0, n)],
+                          _wins(logits, 1, 1), {"cand": scand, **sflags}))
+    return obs
+
+
 def _head(model, block: int, name: str):
     for h in model.blocks[block - 1].heads:
         if h.name == name:
@@ -136,6 +187,30 @@ def next_heads(model, n: int, beta) -> list[Obligation]:
     return obs
 
 
+def parent_head(model, n: int, beta) -> list[Obligation]:
+    """PARENT: among CoT keys equal to v the earliest wins by >= beta; every non-match (including the
+    sink, cot_val = 0) is >= beta below every match; positions up to the model's max_len."""
+    lay, head = model.layout, _head(model, 4, "PARENT")
+    L = int(model.meta["max_len"])
+    v, k = z3.Int("v"), z3.Int("k")
+    qenv = environment(lay, {"num": v, "num_sq": _nsq(v), "one": 1, "pos": k}, "q")
+
+    def key(tag):
+        pos, cv = z3.Int(f"{tag}.pos"), z3.Int(f"{tag}.cot_val")
+        env = environment(lay, {"pos": pos, "one": 1, "cot_val": cv, "cot_sq": cv * cv}, tag)
+        return env, pos, cv, [between(pos, 1, k), between(cv, 0, n)]
+
+    e1, p1, c1, k1 = key("k1")
+    e2, p2, c2, k2 = key("k2")
+    base = [between(v, 1, n), between(k, 1, L)] + k1 + k2
+    s1, s2 = score(head, lay, e1, qenv), score(head, lay, e2, qenv)
+    show = {"v": v, "k": k, "k1'": p1, "cot_val@k1'": c1, "k2'": p2, "cot_val@k2'": c2}
+    return [Obligation("PARENT: the earliest CoT occurrence of v beats a later one by beta",
+                       base + [c1 == v, c2 == v, p1 < p2], s1 - s2 >= beta, show),
+            Obligation("PARENT: every occurrence of v beats every non-match by beta",
+                       base + [c1 == v, c2 != v], s1 - s2 >= beta, show)]
+
+
 def visited_head(model, n: int, beta) -> list[Obligation]:
     cand = z3.Int("cand")
     query = {"cand": cand, "cand_sq": cand * cand, "one": 1}
@@ -148,8 +223,8 @@ def visited_head(model, n: int, beta) -> list[Obligation]:
                         lambda g: g["cot_val"] == cand, {"cand": cand}, "VISITED", beta)
 
 
-STEPS = {"block1": block1, "block4": block4, "block5": block5, "block6": block6}
-HEADS = {"EDGE": edge_head, "NEXT": next_heads, "VISITED": visited_head}
+STEPS = {"block1": block1, "block4": block4, "block5": block5, "block6": block6, "block7": block7}
+HEADS = {"EDGE": edge_head, "PARENT": parent_head, "NEXT": next_heads, "VISITED": visited_head}
 
 
 def obligations(n: int, model=None) -> list[Obligation]:
