@@ -82,7 +82,7 @@ ENTRIES += [
     Entry("istree/hybrid", "Thm 5.7: doubling MatchNearest search, O(n log n) CoT",
           "constructions.hybrid.istree:build_istree_hybrid",
           "python -m verify.istree --n N --model hybrid",
-          {"depth": 2, "top_heads": 3, "width": 79, "state_dim": 38}),
+          {"depth": 2, "top_heads": 3, "width": 77, "state_dim": 37}),
     Entry("turing/hybrid", "Thm 5.8 (hybrid TM simulation; here palindrome): one MatchClose head",
           "constructions.hybrid.turing:build_hybrid_palindrome",
           "python -m verify.turing --machine palindrome --max-len L --model hybrid",

@@ -28,7 +28,8 @@ Per arrival at a vertex there are at most two searches (the second after skippin
 2n - 1 arrivals in a tree: CoT length <= (2n - 1)(2 + 10 (floor(log2 n) + 1)) + 1 = O(n log n).
 
 Every quantity a token needs sits at a fixed lag behind it, so the Linear RNN needs only shift
-registers (Lemma C.20) and running sums (Lemma C.21); the stack lives in the context:
+registers (Lemma C.20) and a running sum (Lemma C.21, the arrival count); the stack lives in the context.
+No head needs a position (PARENT and VISITED keys are unique), so there is no position counter:
 
   token (position)   emits                              from
   <sep>              1                                  RNN
@@ -44,11 +45,11 @@ registers (Lemma C.20) and running sums (Lemma C.21); the stack lives in the con
 Heads (all in the top block, reading RNN outputs only):
   NEAREST   keys: edge records (vertex a, other b) at the second endpoint of ``u ~ v`` (a = u, b = v)
             and at the token after it (a = v, b = u); query a = v, target t; value b -> near.
-  PARENT    Match (first occurrence): key = the vertex after ``dfs:down``, value = the record's v
-            5 back; query v -> par (0 = the sink: v is the root).
-  VISITED   Match: key = the vertex after ``dfs:down`` or ``<sep>``; value 1 -> vis.
+  PARENT    Match on a unique key (:func:`unique_match_head`): key = the vertex after ``dfs:down``,
+            value = the record's v 5 back; query v -> par (0 = the sink: v is the root).
+  VISITED   the same, key = the vertex after ``dfs:down`` or ``<sep>``; value 1 -> vis.
 
-Claimed size (independent of n): RNN depth 2, state dimension 38, top block 3 heads, residual width 79
+Claimed size (independent of n): RNN depth 2, state dimension 37, top block 3 heads, residual width 77
 (:func:`claim`); RNN FFN width 44, top FFN width 33. Parameters grow like poly(n) in magnitude (the
 Match constants). Number tokens run to n + 1: a first target w + 1 is n + 1 when w = n.
 """
@@ -57,13 +58,12 @@ from __future__ import annotations
 
 import math
 
-from constructions.gadgets.attention import Quantity, coordinate, default_beta, match_head, match_nearest_head
-from constructions.gadgets.ffn import added, constant, linear, multiply_nonneg, scaled
-from constructions.gadgets.rnn import running_sum
-from constructions.runtime.builder import FFNSpec, Form, LinearUnitSpec
+from constructions.gadgets.attention import Quantity, coordinate, default_beta, match_nearest_head
+from constructions.gadgets.ffn import added, constant, linear, scaled
+from constructions.runtime.builder import FFNSpec, Form, HeadSpec, LinearUnitSpec
 from constructions.runtime.layout import Layout
 from constructions.runtime.rnn import Hybrid, LinearRNN, RNNBlock
-from constructions.runtime.transformer import Block
+from constructions.runtime.transformer import Block, Head
 from theory.hybrid_trace import DOWN, ISTREE_EXTRA, QUERY, UP, ZERO
 from theory.tasks.istree import check_n
 from theory.tokens import BOS, NO, SEP, TILDE, YES, Vocab
@@ -78,7 +78,7 @@ NUM_SCALE = 2.0   # emitted number v: logit of i is NUM_SCALE (i v - i^2 / 2)
 
 def scratch_names() -> list[str]:
     regs = [f"{k}@{j}" for k, lags in LAGS.items() for j in range(lags + 1)]
-    return regs + ["count", "one", "rpos", "rpos_sq",
+    return regs + ["count", "one",
                    "emit_num", "emit_sq", "emit_zero", "emit_q", "found", "ok", "cont", "none",
                    "rec_a", "rec_a_sq", "rec_b", "rec_b_sq", "rec_val", "par_key", "par_key_sq", "par_val",
                    "par_q", "par_q_sq", "vis_key", "vis_key_sq", "vis_val",
@@ -133,8 +133,30 @@ def _hat(ffn: FFNSpec, name: str, d: Form, shut: Form, lin: Form, out: dict[str,
     ffn.unit(f"{name}:c", added(d, shut, {"bias": -1.0}), lin, dict(out))
 
 
+def unique_match_head(layout: Layout, *, key: Quantity, query: Quantity, values: dict[str, str], beta: float,
+                      name: str, bos: str = T[BOS], one: str = "one") -> Head:
+    """Match for keys that occur at most once (every vertex arrives by ``dfs:down`` at most once).
+
+    score = beta [ -P (a - b)^2 + 1[k'=1] (P b^2 - S) ],  P = 10, S = 5, a = 0 at k' = 1:
+    the sink scores -5 beta, the matching key 0, every mismatch <= -10 beta (integers): gap 5 both
+    ways. With unique keys no position tie-break is needed, so the scores stay O(beta n^2) instead of
+    Match's O(beta L^2 n^2) (which R_p cannot hold at p <= 53, the largest float64 emulates). A query
+    0 matches every zero-keyed position; those queries only occur where the value is not read.
+    """
+    P, S = 10.0, 5.0
+    spec = HeadSpec(layout, name)
+    # -P (a - b)^2 + 1[k'=1] P b^2 = -P a^2 + 2P a b - P (1 - 1[k'=1]) b^2   (a = 0 at k' = 1)
+    spec.term(key=key.square, query={one: -P * beta})
+    spec.term(key=key.value, query=scaled(query.value, 2.0 * P * beta))
+    spec.term(key={one: 1.0, bos: -1.0}, query=scaled(query.square, -P * beta))
+    spec.term(key={bos: 1.0}, query={one: -S * beta})
+    for src, dst in values.items():
+        spec.value(src, dst)
+    return spec.build()
+
+
 def claim(n: int | None = None) -> dict:
-    return {"depth": 2, "top_heads": 3, "width": 79, "state_dim": 38}
+    return {"depth": 2, "top_heads": 3, "width": 77, "state_dim": 37}
 
 
 def build_istree_hybrid(n: int, *, beta: float | None = None) -> Hybrid:
@@ -219,26 +241,26 @@ def build_istree_hybrid(n: int, *, beta: float | None = None) -> Hybrid:
     _gated(f1, "vis key2", arrived, sq(0), {"vis_key_sq": 1.0})
     linear(f1, "vis val", {"vis_val": arrived})
 
-    # ---- R2: position (running sum of one); X-flags combined.
-    u2 = running_sum(LinearUnitSpec(layout, "R2 position"), "one", "rpos")
+    # ---- R2: the X flags combined (an FFN-only block: its linear unit is zero).
+    u2 = LinearUnitSpec(layout, "R2 (no recurrence)")
     f2 = FFNSpec(layout)
-    multiply_nonneg(f2, "rpos^2", {"rpos": 1.0}, {"rpos": 1.0}, "rpos_sq")
     f2.unit("cont", {"ok": 1.0, "found": -1.0}, {"bias": 1.0}, {"cont": 1.0})            # ok and not found
     f2.unit("none", added(q(4), {"ok": -1.0, "found": -1.0}), {"bias": 1.0}, {"none": 1.0})
     rnn = LinearRNN(vocab, layout, [RNNBlock(u1.build(), f1.build(), "R1: registers, count, emissions, keys"),
-                                    RNNBlock(u2.build(), f2.build(), "R2: position, X flags")])
+                                    RNNBlock(u2.build(), f2.build(), "R2: X flags")])
 
     # ---- top block: three heads over the RNN outputs.
-    beta = default_beta(L, 1) if beta is None else beta
+    beta1 = default_beta(L, 1) if beta is None else beta
     near = match_nearest_head(layout, keys=[coordinate("rec_a", "rec_a_sq")],
                               queries=[Quantity(num(2), sq(2))], target=Quantity({"num": 1.0}, {"num_sq": -2.0}),
-                              values={"rec_val": "near"}, length=n + 1, beta=beta, pos="rec_b", pos_sq="rec_b_sq",
+                              values={"rec_val": "near"}, length=n + 1, beta=beta1, pos="rec_b", pos_sq="rec_b_sq",
                               name="NEAREST")
-    parent = match_head(layout, keys=[coordinate("par_key", "par_key_sq")], queries=[coordinate("par_q", "par_q_sq")],
-                        values={"par_val": "par"}, length=L, beta=beta, pos_sq="rpos_sq", name="PARENT")
-    visited = match_head(layout, keys=[coordinate("vis_key", "vis_key_sq")],
-                         queries=[Quantity({"num": 1.0}, {"num_sq": -2.0})], values={"vis_val": "vis"},
-                         length=L, beta=beta, pos_sq="rpos_sq", name="VISITED")
+    beta5 = default_beta(L, 5) if beta is None else beta
+    parent = unique_match_head(layout, key=coordinate("par_key", "par_key_sq"), query=coordinate("par_q", "par_q_sq"),
+                               values={"par_val": "par"}, beta=beta5, name="PARENT")
+    visited = unique_match_head(layout, key=coordinate("vis_key", "vis_key_sq"),
+                                query=Quantity({"num": 1.0}, {"num_sq": -2.0}), values={"vis_val": "vis"},
+                                beta=beta5, name="VISITED")
     top = FFNSpec(layout)
     _readout(top, n, M)
     meta = {"builder": "build_istree_hybrid", "task": "istree", "n": n, "theorem": "Thm 5.7",
