@@ -18,21 +18,11 @@ length <= N + 2.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from fractions import Fraction
 
 import z3
 
 from verify.smt_encode import Obligation, between, const, dot, ffn_output, score
-
-
-@dataclass
-class Symbolic:
-    """A symbolic prompt: per-position residual environments and the domain constraints."""
-
-    residuals: list[dict]
-    constraints: list
-    inputs: dict
 
 
 def embed_numbers(model, tokens: list) -> list[dict]:

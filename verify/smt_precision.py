@@ -30,7 +30,6 @@ from fractions import Fraction
 import numpy as np
 
 from constructions.gadgets.attention import default_beta
-from theory.precision import P_MAX
 from verify.smt_encode import max_q
 
 INF_BITS = 10**6  # "not dyadic": no q suffices
@@ -236,5 +235,3 @@ def measured_from_certificate(path: str) -> tuple[int | None, str]:
     kind = parts.get("kind") or parts.get("description", "")
     return cert["min_precision"], f"{cert.get('instances_checked', '?')} instances ({kind})"
 
-
-P_EMULATED = P_MAX
