@@ -9,8 +9,9 @@ For every task (Index, AR, 3-gram, Counting, IsTree, and TM simulation of the li
   state     the RNN state: Lambda numbers and Lambda * p bits (0 for a Transformer)
   KV cache  numbers the attention layers keep per position (keys + values) and, for the longest
             checked sequence of L tokens, their bits
-  CoT       chain-of-thought length (tokens after the prompt, before the answer) on the checked
-            instances: max and mean
+  CoT       chain-of-thought length (tokens after the prompt, before the answer, retrieved tokens
+            included) on the checked instances: max and mean (RAG retrieval rows: the sequences of
+            verify.rag_check.reference_rows)
   verdict   the real checkers' functions run on a small domain: verify.retrieval.run on --samples
             seeded random instances of size n, verify.istree.check_graphs on --graphs seeded random
             graphs on n vertices, verify.turing.check_words on every input of length <= min(n, 6)
@@ -115,8 +116,14 @@ def check_row(task: str, kind: str, model, n: int, samples: int, graphs: int, se
 
         batch = retrieval.TASKS[task].sample(n, CGRAM_C, samples, rng)
         checked, bad, failures, _ = retrieval.run(model, [("sample", batch)], FLOAT64, False)
-        lengths = batch.lengths()
-        return {"checked": checked, "failures": bad, "cot": [0] * len(batch), "max_length": int(lengths.max()),
+        cot, longest = [0] * len(batch), int(batch.lengths().max())
+        if model.meta.get("rag_task"):  # a RAG model answers after a CoT with a retrieval (Thm 5.2)
+            from verify.rag_check import reference_rows
+
+            seqs, starts = reference_rows(model, batch)[:2]
+            cot = [len(q) - st - 2 for q, st in zip(seqs, starts)]
+            longest = max(len(q) for q in seqs)
+        return {"checked": checked, "failures": bad, "cot": cot, "max_length": longest,
                 "domain": f"{samples} random instances, n = {n}"}
     if task == "istree":
         from theory.tasks import istree as task_mod
