@@ -216,7 +216,7 @@ def match_next_constants(max_count: int) -> tuple[float, float]:
 def match_next_head(layout: Layout, *, keys: list[Quantity], queries: list[Quantity], counter: Quantity,
                     target: Form, values: dict[str, str], max_count: int, length: int,
                     beta: float | None = None, bos: str = BOS, one: str = "one",
-                    name: str = "MatchNext") -> Head:
+                    sink: float | None = None, name: str = "MatchNext") -> Head:
     """MatchNext: among matches h, copy ``values`` from the one whose counter y(h) is closest to nh(k).
 
     ``target`` is the query's next-hat of its own counter (FFN :func:`constructions.gadgets.ffn.next_hat`);
@@ -224,17 +224,20 @@ def match_next_head(layout: Layout, *, keys: list[Quantity], queries: list[Quant
     (spec §8.2: define MatchNext by the score's behaviour, which is what IsTree needs).
     """
     M1, M3 = match_next_constants(max_count)
+    sink = -M1 / 4 - 5.0 if sink is None else sink  # the sink's score / beta; see the margins below
     beta = default_beta(length, 1) if beta is None else beta
     spec = HeadSpec(layout, name)
-    # score = beta [ -M3 sum (a-b)^2 - M1 (y^2 - 2 nh y) + 1[k'=1] (M3 sum b^2 - M1 - 5) ]
+    # score = beta [ -M3 sum (a-b)^2 - M1 (y^2 - 2 nh y) + 1[k'=1] (M3 sum b^2 - M1/4 - 5) ]
     # This is the spec's score plus M1 nh^2 on every non-sink key, which removes the need for nh^2.
-    #   sink (y = 0): -M1 - 5;  match: M1 (nh^2 - (nh - y)^2) >= -M1/4 (y, nh <= 1/2);
-    #   mismatch: <= -M3 + M1 nh^2 <= -M1 - 10 + M1/4.
+    #   match: M1 (nh^2 - (nh - y)^2) > -M1/4 (y <= 1/2, nh > 0);  sink (y = 0): -M1/4 - 5;
+    #   mismatch: <= -M3 + M1 nh^2 <= -M1 - 10 + M1/4 = -3 M1/4 - 10, below the sink by M1/2 + 5.
+    # (The sink used to sit at -M1 - 5, under the best mismatch: verify.smt found the counterexample
+    # query (2, 2), x = 1, key (2, 3) with counter 1/4 at n = 4; tests/verify/test_smt.py replays it.)
     # Among matches the counter nearest nh wins. With nh = 1/(m+1) + delta, 0 <= delta <= 1/(m^3 (m+1))
     # (Lemma C.19) and neighbouring unit fractions g apart (g >= 1/((N+1)(N+2))), the margin is
     # M1 (g^2 - 2 g delta) >= 1 for M1 = 8 N^4 (checked with exact rationals in the tests).
     with_one = _mismatch_terms(spec, keys, queries, M3, beta, bos, one)
     spec.term(key=counter.value, query=scaled(target, 2.0 * M1 * beta))
-    spec.term(key=added(with_one, scaled(counter.square, -M1), {bos: -M1 - 5.0}), query={one: beta})
+    spec.term(key=added(with_one, scaled(counter.square, -M1), {bos: sink}), query={one: beta})
     _values(spec, values)
     return spec.build()

@@ -10,6 +10,7 @@ import pytest
 import z3
 from hypothesis import given, strategies as st
 
+from constructions.gadgets import attention as att
 from constructions.runtime import io as model_io
 from constructions.runtime.arithmetic import HARD, Rp
 from constructions.runtime.transformer import ffn_forward
@@ -22,7 +23,7 @@ from verify.smt_gadgets import ATT_LAYOUT, FFN_LAYOUT, GADGETS
 from verify.smt_precision import certificate
 
 N = 4
-PROVABLE = [name for name in GADGETS if name != "match_next"]
+PROVABLE = list(GADGETS)
 
 
 @pytest.mark.parametrize("name", PROVABLE)
@@ -33,13 +34,22 @@ def test_gadget_lemma_is_proved(name):
         assert row["one_hot"]
 
 
-def test_match_next_counterexample_is_real():
-    """Z3's counterexample for MatchNext (no match: a mismatching key with a counter beats the sink),
-    replayed with plain numpy scores on the built head."""
+def test_match_next_old_sink_counterexample_is_real(monkeypatch):
+    """Regression: with the sink at -M1 - 5 (the gadget before verify.smt found the bug), a
+    mismatching key with a counter beats the sink when nothing matches. Z3 finds it, and the
+    counterexample is replayed with plain numpy scores on the built head."""
+    gadget = GADGETS["match_next"]
+    original = att.match_next_head
+
+    def old_sink(*args, **kwargs):
+        m1, _ = att.match_next_constants(kwargs["max_count"])
+        return original(*args, **{**kwargs, "sink": -m1 - 5.0})
+
+    monkeypatch.setattr(att, "match_next_head", old_sink)
     row = smt.gadget_row("match_next", N, 53, timeout=60)
     assert row["status"] == "counterexample" and "sink beats a mismatch" in row["failed"]
     cex = row["counterexample"]
-    head = GADGETS["match_next"].build(N)[1]
+    head = gadget.build(N)[1]
     m = int(cex["x"].split("/")[1])
     nh = float(Fraction(cex["nh(x)"]))
     y = float(Fraction(str(cex["y@k2'"])))
