@@ -92,6 +92,7 @@ def _transformer_builders() -> dict[str, Callable[[int, int], object]]:
 MODEL_BUILDERS: dict[str, Callable[[], dict[str, Callable[[int, int], object]]]] = {
     "transformer": _transformer_builders,
     "hybrid": lambda: __import__("constructions.hybrid.retrieval", fromlist=["_"]).hybrid_retrieval_builders(),
+    "rag": lambda: __import__("constructions.rag.retrieval", fromlist=["_"]).rag_retrieval_builders(),
 }
 
 
@@ -104,6 +105,8 @@ def build_model(kind: str, task: str, n: int, c: int):
 
 def weights_sha256(model) -> str:
     """sha256 over the layout names, the score scale and every parameter array (float64, C order)."""
+    if not hasattr(model, "parameters"):  # Linear RNNs (RAG): the runtime's hash of every weight array
+        return model_io.weights_sha256(model)
     digest = hashlib.sha256()
     digest.update("|".join(model.layout.names).encode())
     digest.update(repr(model.score_scale).encode())
@@ -117,6 +120,9 @@ def weights_sha256(model) -> str:
 # -- checking -------------------------------------------------------------------------------------------
 def check_batch(model, batch: Batch, mode: Mode, show_progress: bool = False, desc: str = ""):
     """Teacher-force every instance (chunks of CHUNK rows); returns (ok, argmax at the checked position)."""
+    if model.meta.get("rag_task"):  # RAG models: the whole CoT and the retrievals (verify/rag_check.py)
+        from verify.rag_check import check_batch as rag_check_batch
+        return rag_check_batch(model, batch, mode, show_progress, desc)
     ok = np.zeros(len(batch), dtype=bool)
     got = np.zeros(len(batch), dtype=np.int64)
     bar = cli.progress(len(batch), desc, disable=not show_progress)

@@ -1,0 +1,193 @@
+"""Thm 5.2 (corrected, spec §3.6): Linear RNNs with in-context regex RAG for Index, AR, c-gram
+retrieval and Counting.
+
+Each model emits the sequence of :mod:`theory.rag_trace` (``index_rag_trace`` .. ``counting_rag_trace``):
+``<StartSearch>``, a pattern, ``<EndSearch>``, the retrieved token(s) (supplied by the retriever), the
+answer. Everything is driven by one offset:
+
+====================  ===================================================================================
+state coordinate      meaning (all from Lemmas C.20/C.21 linear units)
+====================  ===================================================================================
+``ss``                number of ``<StartSearch>`` so far (0 in the prompt, then 1)
+``o``                 tokens since the ``<StartSearch>``, inclusive: o_t = o_{t-1} + ss_{t-1} + 1[SS]
+                      (0 in the prompt, 1 at ``<StartSearch>``)
+``r0 .. rK``          the ``num`` value of the last K+1 tokens (shift register, Lemma C.20)
+``qv``, ``tv``        (Index, Counting) the value of the query / threshold token: the last prompt tokens,
+                      kept by telescoping, e.g. tv = sum_{prompt} (num_t - num_{t-1}) = num_P
+====================  ===================================================================================
+
+so Lambda depends on the task (and c) only, never on n. A template position is an integer affine
+function of ``o`` (and of qv / tv), and every token is emitted by an exact integer gate
+(:mod:`constructions.rag.gates`): ``hat(z) * lin = 1[z = 0] * lin`` and ``ge1(z) * lin = 1[z >= 1] * lin``
+with small-integer breakpoints, exact in float64 and in R_p once the integers fit. Emission cancels the
+current token's embedding, then raises one special coordinate to 1 or writes (num, num_sq) = (2v, 2)
+(margin 1, :func:`theory.tokens.number_logit_target`). In the prompt (o = 0) every position proposes
+``<StartSearch>``; only the last prompt position is checked.
+"""
+
+from __future__ import annotations
+
+from constructions.gadgets.rnn import recent_inputs, running_sum
+from constructions.rag.gates import cancel_embedding, ge1, hat
+from constructions.runtime.builder import FFNSpec, Form, LinearUnitSpec
+from constructions.runtime.layout import Layout
+from constructions.runtime.rnn import LinearRNN, RNNBlock
+from theory import rag_trace as rt
+from theory.tasks import ar, cgram, counting, index
+from theory.tokens import END_SEARCH, FAILED, NO, START_SEARCH, YES, Vocab
+
+
+def tok(name: str) -> str:
+    return f"tok:{name}"
+
+
+def _vocab(task_vocab: Vocab) -> Vocab:
+    return Vocab(task_vocab.n, rt.retrieval_vocabulary_extra(task_vocab.extra))
+
+
+def _offset_unit(lay: Layout, lags: int, name: str) -> LinearUnitSpec:
+    """Block-1 linear unit: ss, o and the shift register r0..r{lags} of ``num``."""
+    u = LinearUnitSpec(lay, name)
+    running_sum(u, tok(START_SEARCH), "ss")
+    u.keep("o")
+    u.keep("o", "ss")
+    u.read("o", tok(START_SEARCH))
+    recent_inputs(u, ["num"], [[f"r{k}"] for k in range(lags + 1)])
+    return u
+
+
+def _special(ffn: FFNSpec, name: str, z: Form, target: str) -> None:
+    """Emit the special token ``target`` where the integer z is 0."""
+    hat(ffn, name, z, {"bias": 1.0}, {tok(target): 1.0})
+
+
+def _number(ffn: FFNSpec, name: str, z: Form, value: Form) -> None:
+    """Emit the number ``value`` where the integer z is 0: num += 2 v, num_sq += 2."""
+    hat(ffn, f"{name}:num", z, {k: 2.0 * v for k, v in value.items()}, {"num": 1.0})
+    hat(ffn, f"{name}:sq", z, {"bias": 2.0}, {"num_sq": 1.0})
+
+
+def _o(shift: float, **minus: float) -> Form:
+    """The integer form o - shift - sum(coef * coordinate)."""
+    form: Form = {"o": 1.0, "bias": -float(shift)}
+    for coord, coef in minus.items():
+        form[coord] = -coef
+    return form
+
+
+def _telescope(ffn: FFNSpec, name: str, new: str, old: str, dst: str) -> None:
+    """dst += (new - old) * 1[no <StartSearch> yet]: summed by a running sum, the prompt part telescopes
+    to the value of ``new`` at the last prompt position (registers start at 0). Gate R(1 - ss) = 1 - ss."""
+    ffn.unit(name, {"ss": -1.0, "bias": 1.0}, {new: 1.0, old: -1.0}, {dst: 1.0})
+
+
+def _model(vocab, lay, blocks, task, n, c, claim) -> LinearRNN:
+    meta = {"builder": f"constructions.rag.retrieval:build_rag_{task}", "theorem": "Thm 5.2 (corrected)",
+            "task": task, "rag_task": task, "n": int(n), "c": c, "claim": claim}
+    return LinearRNN(vocab, lay, blocks, meta=meta)
+
+
+def build_rag_index(n: int) -> LinearRNN:
+    """Thm 5.2, Index: depth 2, Lambda = 5 (ss, o, r0, r1, qv), FFN width O(1).
+    CoT: ``<StartSearch> ^\\S+ (\\S+ x (i-1)) (\\S+) <EndSearch> x_i x_i``, i + 5 tokens (the unary
+    pattern: a number token cannot be a quantifier, docs/errata.md)."""
+    vocab = _vocab(index.vocab(n))
+    lay = Layout.for_vocab(vocab, ["ss", "o", "r0", "r1", "d1", "qv"])
+    u1 = _offset_unit(lay, 1, "ss, o, r0..r1")
+    f1 = FFNSpec(lay)
+    _telescope(f1, "d1", "num", "r1", "d1")
+    u2 = LinearUnitSpec(lay, "query i")
+    running_sum(u2, "d1", "qv")
+    # Token at offset o predicts: 0 -> <StartSearch>, 1 -> ^\S+, 2..i -> \S+, i+1 -> (\S+),
+    # i+2 -> <EndSearch>, i+3 -> (retrieved), i+4 -> the answer = the retrieved token's number.
+    f2 = FFNSpec(lay)
+    cancel_embedding(f2, vocab.coordinates)
+    _special(f2, "o=0", _o(0), START_SEARCH)
+    _special(f2, "o=1", _o(1), rt.IDX_OPEN)
+    # 1[2 <= o <= i] = 1[o - 1 >= 1] - 1[o - i >= 1]  (i >= 1; both integers)
+    ge1(f2, "o>=2", _o(1), {"bias": 1.0}, {tok(rt.IDX_SKIP): 1.0})
+    ge1(f2, "o>=i+1", _o(0, qv=1.0), {"bias": 1.0}, {tok(rt.IDX_SKIP): -1.0})
+    _special(f2, "o=i+1", _o(1, qv=1.0), rt.IDX_CAPTURE)
+    _special(f2, "o=i+2", _o(2, qv=1.0), END_SEARCH)
+    _number(f2, "o=i+4", _o(4, qv=1.0), {"num": 1.0})
+    blocks = [RNNBlock(u1.build(), f1.build(), "offset, registers, telescoped query"),
+              RNNBlock(u2.build(), f2.build(), "query i; template and answer")]
+    return _model(vocab, lay, blocks, "index", n, None, claim("index"))
+
+
+def build_rag_cgram(n: int, c: int = 3) -> LinearRNN:
+    """Thm 5.2, c-gram retrieval (AR is c = 2): depth 1, Lambda = c + 3 (ss, o, r0..rc), FFN width O(1).
+    CoT: ``<StartSearch> \\S q_1 .. q_{c-1} (\\S+) <EndSearch> y y``, c + 5 tokens."""
+    task_vocab = ar.vocab(n) if c == 2 else cgram.vocab(n, c)
+    vocab = _vocab(task_vocab)
+    lay = Layout.for_vocab(vocab, ["ss", "o", *[f"r{k}" for k in range(c + 1)]])
+    u1 = _offset_unit(lay, c, f"ss, o, r0..r{c}")
+    # Token at offset o predicts: 0 -> <StartSearch>, 1 -> \S, 2..c -> q_{o-1}, c+1 -> (\S+),
+    # c+2 -> <EndSearch>, c+3 -> (retrieved), c+4 -> the answer. The last prompt token (q_{c-1}) is at
+    # offset 0, so q_{o-1} sits exactly c tokens back for every o in 2..c: the register r{c}.
+    f1 = FFNSpec(lay)
+    cancel_embedding(f1, vocab.coordinates)
+    _special(f1, "o=0", _o(0), START_SEARCH)
+    _special(f1, "o=1", _o(1), rt.GRAM_LEFT)
+    # 1[2 <= o <= c] = 1[o - 1 >= 1] - 1[o - c >= 1], times 2 r_c (num) and 2 (num_sq)
+    for name, z, sign in (("o>=2", _o(1), 1.0), ("o>=c+1", _o(c), -1.0)):
+        ge1(f1, f"{name}:num", z, {f"r{c}": 2.0 * sign}, {"num": 1.0})
+        ge1(f1, f"{name}:sq", z, {"bias": 2.0 * sign}, {"num_sq": 1.0})
+    _special(f1, "o=c+1", _o(c + 1), rt.GRAM_CAPTURE)
+    _special(f1, "o=c+2", _o(c + 2), END_SEARCH)
+    _number(f1, "o=c+4", _o(c + 4), {"num": 1.0})
+    blocks = [RNNBlock(u1.build(), f1.build(), "offset, registers; template and answer")]
+    task = "ar" if c == 2 else "cgram"
+    return _model(vocab, lay, blocks, task, n, c, claim(task, c))
+
+
+def build_rag_ar(n: int) -> LinearRNN:
+    """Thm 5.2, AR: the c-gram construction with c = 2 (depth 1, Lambda = 5, CoT 7 tokens)."""
+    return build_rag_cgram(n, 2)
+
+
+def build_rag_counting(n: int) -> LinearRNN:
+    """Thm 5.2, Counting: depth 2, Lambda = 7 (ss, o, r0..r2, qv, tv), FFN width O(1).
+    CoT: ``<StartSearch> \\S(?= (\\S+) ) q ((?:\\S+ )*?\\1(?= ) x t) (?=\\S+ \\S) <EndSearch> r YES|NO``,
+    t + 7 tokens; r = q if q occurs more than t times, else FAILED."""
+    vocab = _vocab(counting.vocab(n))
+    lay = Layout.for_vocab(vocab, ["ss", "o", "r0", "r1", "r2", "d1", "d2", "qv", "tv"])
+    u1 = _offset_unit(lay, 2, "ss, o, r0..r2")
+    f1 = FFNSpec(lay)
+    _telescope(f1, "d1", "num", "r1", "d1")   # -> tv: the last prompt token (t; "0" has num 0)
+    _telescope(f1, "d2", "r1", "r2", "d2")    # -> qv: the one before it (q)
+    u2 = LinearUnitSpec(lay, "query q, threshold t")
+    running_sum(u2, "d1", "tv")
+    running_sum(u2, "d2", "qv")
+    # Token at offset o predicts: 0 -> <StartSearch>, 1 -> the open fragment, 2 -> q, 3..t+2 -> repeat,
+    # t+3 -> end fragment, t+4 -> <EndSearch>, t+5 -> (retrieved), t+6 -> NO if FAILED was retrieved,
+    # else YES (r = q is a number: tok:FAILED = 0).
+    f2 = FFNSpec(lay)
+    cancel_embedding(f2, vocab.coordinates)
+    _special(f2, "o=0", _o(0), START_SEARCH)
+    _special(f2, "o=1", _o(1), rt.COUNT_OPEN)
+    _number(f2, "o=2", _o(2), {"qv": 1.0})
+    # 1[3 <= o <= t+2] = 1[o - 2 >= 1] - 1[o - t - 2 >= 1]  (t >= 0)
+    ge1(f2, "o>=3", _o(2), {"bias": 1.0}, {tok(rt.COUNT_REPEAT): 1.0})
+    ge1(f2, "o>=t+3", _o(2, tv=1.0), {"bias": 1.0}, {tok(rt.COUNT_REPEAT): -1.0})
+    _special(f2, "o=t+3", _o(3, tv=1.0), rt.COUNT_END)
+    _special(f2, "o=t+4", _o(4, tv=1.0), END_SEARCH)
+    hat(f2, "o=t+6:yes", _o(6, tv=1.0), {"bias": 1.0, tok(FAILED): -1.0}, {tok(YES): 1.0})
+    hat(f2, "o=t+6:no", _o(6, tv=1.0), {tok(FAILED): 1.0}, {tok(NO): 1.0})
+    blocks = [RNNBlock(u1.build(), f1.build(), "offset, registers, telescoped query/threshold"),
+              RNNBlock(u2.build(), f2.build(), "q, t; template and answer")]
+    return _model(vocab, lay, blocks, "counting", n, None, claim("counting"))
+
+
+def claim(task: str, c: int = 3) -> dict:
+    """Claimed depth, state dimension Lambda and CoT length (as a string in the query/threshold)."""
+    return {"index": {"depth": 2, "state_dim": 5, "cot": "i + 5"},
+            "ar": {"depth": 1, "state_dim": 5, "cot": "7"},
+            "cgram": {"depth": 1, "state_dim": c + 3, "cot": f"{c + 5}"},
+            "counting": {"depth": 2, "state_dim": 7, "cot": "t + 7"}}[task]
+
+
+def rag_retrieval_builders() -> dict:
+    """verify.retrieval's MODEL_BUILDERS entry: task -> builder(n, c)."""
+    return {"index": lambda n, c: build_rag_index(n), "ar": lambda n, c: build_rag_ar(n),
+            "cgram": lambda n, c: build_rag_cgram(n, c), "counting": lambda n, c: build_rag_counting(n)}
