@@ -41,7 +41,8 @@ def main_guard(main: Callable[[list[str] | None], int]) -> Callable[[list[str] |
 
     def wrapped(argv: list[str] | None = None) -> int:
         try:
-            return main(argv)
+            with single_threaded_blas():
+                return main(argv)
         except (UsageError, ValueError) as exc:
             print(f"{_prog(main)}: error: {exc}", file=sys.stderr)
             return EXIT_USAGE
@@ -52,6 +53,18 @@ def main_guard(main: Callable[[list[str] | None], int]) -> Callable[[list[str] |
     wrapped.__name__ = main.__name__
     wrapped.__doc__ = main.__doc__
     return wrapped
+
+
+def single_threaded_blas():
+    """Limit BLAS to one thread (forked workers inherit it).
+
+    The checkers' matrix products are many small ones, and parallelism comes from worker processes;
+    a multi-threaded OpenBLAS on a shared 2-core machine made the Thm 5.4 check of binary_add at
+    length 6 take 483 s instead of 16 s (threads spinning against each other).
+    """
+    from threadpoolctl import threadpool_limits
+
+    return threadpool_limits(limits=1, user_api="blas")
 
 
 def _prog(main) -> str:
