@@ -155,9 +155,10 @@ def check_words(model, kind: ModelKind, machine: Machine, words, offset: int, mo
 def state_range(model, seqs, mode: Mode = FLOAT64) -> dict:
     """Largest |state value| on the longest sequence of each prompt length, and the R_p precision
     whose integer range holds it: ``p = 2 ceil(log2(max + 1)) + 1`` (R_p has (p-1)/2 integer bits)."""
-    if not hasattr(model, "blocks") or not seqs:
+    rnn = getattr(model, "rnn", model)  # a hybrid's state is its RNN's; the attention keeps a KV cache
+    if not hasattr(rnn, "blocks") or not seqs:
         return {}
-    rows = sorted({int(r) for b in model.blocks for r in b.unit.state_rows()})
+    rows = sorted({int(r) for b in rnn.blocks for r in b.unit.state_rows()})
     longest: dict[int, np.ndarray] = {}
     for s in seqs:
         key = int(np.sum(s > 0))
@@ -170,7 +171,10 @@ def state_range(model, seqs, mode: Mode = FLOAT64) -> dict:
     int_bits = int(np.ceil(np.log2(peak + 1))) if peak > 0 else 0
     p = 2 * int_bits + 1
     lam = len(rows)
-    return {"Lambda": lam, "max_abs_state": peak, "p_state": p, "state_bits": lam * p}
+    out = {"Lambda": lam, "max_abs_state": peak, "p_state": p, "state_bits": lam * p}
+    if hasattr(model, "kv_cache_numbers"):
+        out["kv_cache_numbers"] = model.kv_cache_numbers(max(len(s) for s in seqs))
+    return out
 
 
 def _failure(model, kind, machine, word, seq, start, pos, problems, mode):
@@ -263,7 +267,7 @@ def main(argv=None) -> int:
     domain = {"machine": machine.name, "alphabet": list(machine.alphabet), "max_len": n_max,
               "instances": len(words), "offset": bounds.offset, "longest_run_steps": bounds.max_steps,
               "description": f"every input of length 0..{n_max} over {list(machine.alphabet)}"}
-    _print_summary(machine, domain, mode, len(words), bad, failures, accepted, memory, seconds, model)
+    _print_summary(machine, domain, mode, len(words), bad, failures, accepted, memory, seconds, model, kind.rag)
     cert = cli.certificate(command=command, domain=domain, checked=len(words), failures=failures,
                            verified=not bad, started=started, failure_count=len(bad), accepted=accepted,
                            model=model_info, mode=str(mode), memory=memory,
@@ -298,13 +302,16 @@ def trace_one(model, kind, machine, word, offset, mode, a, command, started, mod
     return cli.EXIT_OK if ok else cli.EXIT_COUNTEREXAMPLE
 
 
-def _print_summary(machine, domain, mode, checked, bad, failures, accepted, memory, seconds, model):
+def _print_summary(machine, domain, mode, checked, bad, failures, accepted, memory, seconds, model, rag=True):
     mem = (f"state Lambda = {memory['Lambda']} numbers, max |state| = {memory['max_abs_state']:g}, "
            f"p_state = {memory['p_state']} bits, Lambda*p = {memory['state_bits']} bits") if memory else ""
+    if memory and "kv_cache_numbers" in memory:
+        mem += f"; attention KV cache {memory['kv_cache_numbers']:,} numbers at the longest sequence"
+    retrieval = "every retrieval is reproduced by the regex retriever; " if rag else ""
     if not bad:
         print(f"verified: {checked:,} inputs ({domain['description']}) of machine {machine.name}")
-        print(f"  every model token is the unique arg-max and equals the reference sequence; every "
-              f"retrieval is reproduced by the regex retriever; verdicts = interpreter "
+        print(f"  every model token is the unique arg-max and equals the reference sequence; "
+              f"{retrieval}verdicts = interpreter "
               f"({accepted:,} accepted, {checked - accepted:,} rejected); mode {mode}; {seconds:.1f} s")
     else:
         print(f"FAILED: {len(bad):,} of {checked:,} inputs of machine {machine.name} disagree")
