@@ -88,3 +88,22 @@ ENTRIES += [
           "python -m verify.turing --machine palindrome --max-len L --model hybrid",
           {"depth": 2, "top_heads": 1, "width": 59, "state_dim": 24}, sizes=(2, 4, 6)),
 ]
+
+ENTRIES += [
+    Entry("index/rag", "Thm 5.2 (Index, RAG Linear RNN): unary regex, CoT i + 5",
+          "constructions.rag.retrieval:build_rag_index",
+          "python -m verify.retrieval --task index --n N --model rag",
+          {"depth": 2, "state_dim": 5, "width": 24, "ffn_width": 39}),
+    Entry("ar/rag", "Thm 5.2 (AR, RAG Linear RNN): \\S q (\\S+), CoT 7",
+          "constructions.rag.retrieval:build_rag_ar",
+          "python -m verify.retrieval --task ar --n N --model rag",
+          {"depth": 1, "state_dim": 5, "width": 23, "ffn_width": 43}),
+    Entry("cgram/rag", "Thm 5.2 (c-gram, c = 3, RAG Linear RNN): \\S q1 q2 (\\S+), CoT c + 5",
+          "constructions.rag.retrieval:build_rag_cgram",
+          "python -m verify.retrieval --task cgram --n N --c 3 --model rag",
+          {"depth": 1, "state_dim": 6, "width": 24, "ffn_width": 43}),
+    Entry("counting/rag", "Thm 5.2 (Counting, RAG Linear RNN): backreference regex, CoT t + 7",
+          "constructions.rag.retrieval:build_rag_counting",
+          "python -m verify.retrieval --task counting --n N --model rag",
+          {"depth": 2, "state_dim": 7, "width": 28, "ffn_width": 46}),
+]

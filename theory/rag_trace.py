@@ -216,10 +216,12 @@ def retrieval_rag_trace(task: str, n: int, c: int | None, prompt: Sequence) -> l
         raise ValueError("a retrieval prompt starts with <s>")
 
     def num(tok) -> int:
+        import numpy as np
+
         if isinstance(tok, str) and tok.isdigit():
             return int(tok)
-        if isinstance(tok, int):
-            return tok
+        if isinstance(tok, (int, np.integer)) and not isinstance(tok, bool):
+            return int(tok)
         raise ValueError(f"expected a number token, got {tok!r}")
 
     body = toks[1:]

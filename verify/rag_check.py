@@ -30,16 +30,18 @@ def reference_rows(model, batch: Batch):
     vocab = model.vocab
     task, n, c = model.meta["rag_task"], int(model.meta["n"]), model.meta.get("c")
     retriever = Retriever(vocab)
+    names = [""] + vocab.tokens(range(1, vocab.size + 1))   # id -> token string, looked up once
+    answers = batch.answers                                  # (a property: computed once here)
     seqs, starts, supplied, consistent = [], [], [], []
     for r in range(len(batch)):
-        prompt = [int(t) for t in batch.prompt(r)]
-        ref = rt.retrieval_rag_trace(task, n, c, vocab.tokens(prompt))
-        seq = prompt + [int(t) for t in vocab.ids(ref)]
+        prompt = batch.ids[r, : batch.answer_pos[r]].tolist()
+        ref = rt.retrieval_rag_trace(task, n, c, [names[t] for t in prompt])
+        seq = prompt + [t if isinstance(t, int) else vocab.id(t) for t in ref]
         sup, problems = retrieval_positions(seq, retriever)
         seqs.append(seq)
         starts.append(len(prompt) - 1)
         supplied.append(sup)
-        consistent.append(not problems and seq[-1] == int(batch.answers[r]))
+        consistent.append(not problems and seq[-1] == int(answers[r]))
     return seqs, starts, supplied, np.array(consistent, dtype=bool)
 
 
