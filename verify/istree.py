@@ -72,6 +72,7 @@ MODEL_KINDS = {
     "transformer": ModelKind("constructions.transformer.istree:build_istree_transformer",
                              "theory.tasks.istree:reference_trace"),
     "hybrid": ModelKind("constructions.hybrid.istree:build_istree_hybrid", "theory.hybrid_trace:istree_hybrid_trace"),
+    "rag": ModelKind("constructions.rag.istree:build_rag_istree", "theory.rag_trace:istree_rag_trace", rag=True),
 }
 
 
