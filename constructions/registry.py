@@ -107,3 +107,10 @@ ENTRIES += [
           "python -m verify.retrieval --task counting --n N --model rag",
           {"depth": 2, "state_dim": 7, "width": 28, "ffn_width": 46}),
 ]
+
+ENTRIES += [
+    Entry("istree/rag", "Thm 5.3 (RAG Linear RNN, retrieval DFS with parent records), O(n) CoT",
+          "constructions.rag.istree:build_rag_istree",
+          "python -m verify.istree --n N --model rag",
+          {"depth": 4, "state_dim": 39, "width": 187, "ffn_width": 213}),
+]
