@@ -92,8 +92,8 @@ def test_checker_cli_exhaustive(task, capsys):
 
 @pytest.mark.parametrize("task", ["index", "counting"])
 def test_paper_precision_and_greedy_decoding(task):
-    # the same instances pass in R_p (measured minimum at n = 6 and 5: p = 11 index, 17 counting) and greedy decoding with the retriever
-    # produces the answer
+    # the instances pass in R_p (measured minimum at n = 6: p = 11 index, 17 counting), and greedy
+    # decoding with the retriever reproduces the reference
     n = 5
     model = BUILD[task](n)
     parts = vr.TASKS[task].exhaustive(n, 3)
