@@ -118,7 +118,7 @@ def test_min_precision(capsys):
     (["--task", "index", "--n", "30"], "--samples"),
     (["--task", "index", "--n", "4", "--samples", "0"], "positive"),
     (["--task", "index"], "required"),
-    (["--task", "index", "--n", "4", "--model", "rag"], "invalid choice"),
+    (["--task", "index", "--n", "4", "--model", "nope"], "invalid choice"),
 ])
 def test_bad_usage_exits_2(args, message, capsys):
     code, out, err = run(args, capsys)
