@@ -46,7 +46,8 @@ def reference_rows(model, batch: Batch):
 
 
 def check_batch(model, batch: Batch, mode: Mode, show_progress: bool = False, desc: str = ""):
-    """(ok per row, the model's token at the first wrong position, or at the answer if none)."""
+    """(ok per row, the model's token at the first wrong position (or at the answer if none), and the
+    reference token at that position)."""
     seqs, starts, supplied, consistent = reference_rows(model, batch)
     lengths = np.array([len(s) for s in seqs], dtype=np.int64)
     width = int(lengths.max()) if len(seqs) else 1
@@ -56,6 +57,7 @@ def check_batch(model, batch: Batch, mode: Mode, show_progress: bool = False, de
         ids[r, :len(s)], sup[r, :len(s)] = s, m
     ok = consistent.copy()
     got = np.zeros(len(seqs), dtype=np.int64)
+    expected = np.zeros(len(seqs), dtype=np.int64)
     bar = cli.progress(len(seqs), desc, disable=not show_progress)
     if len(seqs):
         check = model_check_mask(lengths, np.array(starts), sup)
@@ -64,6 +66,7 @@ def check_batch(model, batch: Batch, mode: Mode, show_progress: bool = False, de
         rows = np.arange(len(seqs))
         pos = np.where(result.first_bad >= 0, result.first_bad, lengths - 2)
         got = result.argmax[rows, pos]
+        expected = ids[rows, pos + 1]
     bar.update(len(seqs))
     bar.close()
-    return ok, got
+    return ok, got, expected

@@ -119,7 +119,11 @@ def weights_sha256(model) -> str:
 
 # -- checking -------------------------------------------------------------------------------------------
 def check_batch(model, batch: Batch, mode: Mode, show_progress: bool = False, desc: str = ""):
-    """Teacher-force every instance (chunks of CHUNK rows); returns (ok, argmax at the checked position)."""
+    """Teacher-force every instance (chunks of CHUNK rows).
+
+    Returns (ok, the model's token at the first wrong position, the reference token there); for
+    models without CoT that position is the answer's.
+    """
     if model.meta.get("rag_task"):  # RAG models: the whole CoT and the retrievals (verify/rag_check.py)
         from verify.rag_check import check_batch as rag_check_batch
         return rag_check_batch(model, batch, mode, show_progress, desc)
@@ -133,7 +137,7 @@ def check_batch(model, batch: Batch, mode: Mode, show_progress: bool = False, de
         got[start:start + len(part)] = result.argmax[np.arange(len(part)), part.answer_pos - 1]
         bar.update(len(part))
     bar.close()
-    return ok, got
+    return ok, got, np.asarray(batch.answers)
 
 
 def smallest_first(batch: Batch, rows: np.ndarray) -> np.ndarray:
@@ -173,18 +177,18 @@ def run(model, parts: list[tuple[str, Batch]], mode: Mode, show_progress: bool):
     fails: list[tuple[Batch, np.ndarray, np.ndarray]] = []
     counts = []
     for name, batch in parts:
-        ok, got = check_batch(model, batch, mode, show_progress, name[:30])
+        ok, got, expected = check_batch(model, batch, mode, show_progress, name[:30])
         rows = np.flatnonzero(~ok)
         checked += len(batch)
         bad += rows.size
         counts.append({"part": name, "instances": len(batch), "failures": int(rows.size)})
         if rows.size:
-            fails.append((batch, smallest_first(batch, rows)[:MAX_FAILURES_KEPT], got))
+            fails.append((batch, smallest_first(batch, rows)[:MAX_FAILURES_KEPT], got, expected))
     failures = []
-    for batch, rows, got in fails:
+    for batch, rows, got, expected in fails:
         for r in rows:
             failures.append({"prompt": model.vocab.tokens(batch.prompt(r)),
-                             "expected": model.vocab.token(batch.answers[r]),
+                             "expected": model.vocab.token(expected[r]),
                              "got": model.vocab.token(got[r]), "length": int(batch.answer_pos[r] + 1),
                              "_ids": batch.ids[r, : batch.answer_pos[r] + 1]})
     failures.sort(key=lambda f: (f["length"], tuple(f["_ids"])))

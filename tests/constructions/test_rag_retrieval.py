@@ -80,7 +80,7 @@ def test_models_reproduce_the_reference_on_random_instances(case):
     model = _model(task, inst)
     prompt = _prompt(task, inst)
     batch = Batch.from_sequences(model.vocab, [prompt + [_brute(task, inst)]])
-    ok, _ = rag_check.check_batch(model, batch, FLOAT64)
+    ok, *_ = rag_check.check_batch(model, batch, FLOAT64)
     assert ok.all()
 
 
@@ -98,7 +98,7 @@ def test_paper_precision_and_greedy_decoding(task):
     model = BUILD[task](n)
     parts = vr.TASKS[task].exhaustive(n, 3)
     for _, batch in parts:
-        ok, _ = rag_check.check_batch(model, batch, Mode("rp", 17))
+        ok, *_ = rag_check.check_batch(model, batch, Mode("rp", 17))
         assert ok.all()
     batch = parts[0][1]
     vocab, retriever = model.vocab, Retriever(model.vocab)

@@ -152,7 +152,7 @@ def test_precision_certificate_is_sound_and_not_below_measured():
     assert cert.p is not None
     model = build_index_transformer(N)
     parts = index_task.exhaustive(N)
-    ok, _ = retrieval.check_batch(model, parts[0][1], Rp(cert.p))
+    ok, *_ = retrieval.check_batch(model, parts[0][1], Rp(cert.p))
     assert ok.all()  # the certified precision really passes every instance
     measured, _ = retrieval.min_precision(model, parts, show_progress=False)
     assert measured <= cert.p
