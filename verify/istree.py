@@ -347,12 +347,7 @@ def _validate(a) -> None:
 
 
 def load_model(a):
-    built = MODEL_KINDS[a.model].build(a.n)
-    if a.weights is None:
-        return built
-    model = model_io.load(a.weights)
-    model_io.check_compatible(model, built)
-    return model
+    return model_io.load_or_build(a.weights, MODEL_KINDS[a.model].build(a.n))
 
 
 @cli.main_guard

@@ -258,12 +258,7 @@ def _validate(a) -> int:
 
 
 def load_model(a, c: int):
-    built = build_model(a.model, a.task, a.n, c)
-    if a.weights is None:
-        return built
-    model = model_io.load(a.weights)
-    model_io.check_compatible(model, built)
-    return model
+    return model_io.load_or_build(a.weights, build_model(a.model, a.task, a.n, c))
 
 
 def domain_parts(a, c: int) -> tuple[list[tuple[str, Batch]], dict]:

@@ -218,12 +218,7 @@ def _validate(a) -> None:
 
 
 def load_model(a, kind: ModelKind, machine: Machine, n_max: int, bounds):
-    built = kind.build(machine, n_max, bounds.offset, bounds.n_vocab)
-    if a.weights is None:
-        return built
-    model = model_io.load(a.weights)
-    model_io.check_compatible(model, built)
-    return model
+    return model_io.load_or_build(a.weights, kind.build(machine, n_max, bounds.offset, bounds.n_vocab))
 
 
 @cli.main_guard

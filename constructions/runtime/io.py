@@ -126,3 +126,13 @@ def check_compatible(model, reference) -> None:
         raise ValueError(f"weights are a {model.kind}, expected a {reference.kind}")
     if model.layout.names != reference.layout.names or model.vocab != reference.vocab:
         raise ValueError("weights file has a different layout or vocabulary than the construction for this n")
+
+
+def load_or_build(path: str | None, built):
+    """The model a checker should check: ``built`` itself, or weights loaded from ``path`` that must
+    have the construction's layout and vocabulary (a one-line ValueError otherwise)."""
+    if path is None:
+        return built
+    model = load(path)
+    check_compatible(model, built)
+    return model
