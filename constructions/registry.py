@@ -31,16 +31,6 @@ ENTRIES: list[Entry] = [
     Entry("istree/transformer", "Thm 4.7 (Lemma C.27), corrected schedule",
           "constructions.transformer.istree:build_istree_transformer",
           "python -m verify.istree --n N", {"depth": 7, "heads": 3, "width": 58}),
-]
-
-
-def get(name: str) -> Entry:
-    for entry in ENTRIES:
-        if entry.name == name:
-            return entry
-    raise ValueError(f"no construction named {name!r}; known: {[e.name for e in ENTRIES]}")
-
-ENTRIES += [
     Entry("index/transformer", "Thm 4.6 (Index), App. C.4",
           "constructions.transformer.index:build_index_transformer",
           "python -m verify.retrieval --task index --n N", {"depth": 2, "heads": 1, "width": 14}),
@@ -53,16 +43,10 @@ ENTRIES += [
     Entry("counting/transformer", "Thm 4.6 (Counting), App. C.4",
           "constructions.transformer.counting:build_counting_transformer",
           "python -m verify.retrieval --task counting --n N", {"depth": 4, "heads": 1, "width": 17}),
-]
-
-ENTRIES += [
     Entry("turing/rag", "Thm 5.4 (RAG Linear RNN simulating a TM; here palindrome), corrected regexes",
           "constructions.rag.turing:build_rag_palindrome",
           "python -m verify.turing --machine palindrome --max-len L --model rag",
           {"depth": 4, "state_dim": 21, "ffn_width": 111}, sizes=(2, 4, 6)),
-]
-
-ENTRIES += [
     Entry("index/hybrid", "Thm 5.6 (Index): Linear RNN (position by a running sum) + one Match layer",
           "constructions.hybrid.retrieval:build_index_hybrid",
           "python -m verify.retrieval --task index --n N --model hybrid",
@@ -87,9 +71,6 @@ ENTRIES += [
           "constructions.hybrid.turing:build_hybrid_palindrome",
           "python -m verify.turing --machine palindrome --max-len L --model hybrid",
           {"depth": 2, "top_heads": 1, "width": 59, "state_dim": 24}, sizes=(2, 4, 6)),
-]
-
-ENTRIES += [
     Entry("index/rag", "Thm 5.2 (Index, RAG Linear RNN): unary regex, CoT i + 5",
           "constructions.rag.retrieval:build_rag_index",
           "python -m verify.retrieval --task index --n N --model rag",
@@ -106,11 +87,15 @@ ENTRIES += [
           "constructions.rag.retrieval:build_rag_counting",
           "python -m verify.retrieval --task counting --n N --model rag",
           {"depth": 2, "state_dim": 7, "width": 28, "ffn_width": 46}),
-]
-
-ENTRIES += [
     Entry("istree/rag", "Thm 5.3 (RAG Linear RNN, retrieval DFS with parent records), O(n) CoT",
           "constructions.rag.istree:build_rag_istree",
           "python -m verify.istree --n N --model rag",
           {"depth": 4, "state_dim": 39, "width": 187, "ffn_width": 213}),
 ]
+
+
+def get(name: str) -> Entry:
+    for entry in ENTRIES:
+        if entry.name == name:
+            return entry
+    raise ValueError(f"no construction named {name!r}; known: {[e.name for e in ENTRIES]}")
