@@ -183,7 +183,9 @@ def print_table(rows: list[dict], n: int) -> None:
     head = (f"{'task':<9}{'family':<12}{'depth':>6}{'width':>6}{'heads':>6}{'state':>12}{'KV cache':>28}"
             f"{'CoT max/mean':>16}  verdict")
     print(f"n = {n}  (state: Lambda numbers / bits; KV cache: numbers per position / bits at the longest "
-          f"sequence L; p = 2 ceil(log2(L+1)) + 1)")
+          f"sequence L; p = 2 ceil(log2(L+1)) + 1; heads: in all blocks)")
+    print("  RAG-RNN rows count the model's own memory only: the regex retriever reads the whole context,")
+    print("  as the paper's in-context RAG does, so that memory is not O(log n) either.")
     print(head)
     print("-" * len(head))
     for r in rows:
