@@ -1,101 +1,214 @@
-"""Theorem -> builder -> checker -> claimed size: one row per construction.
+"""The catalogue: every construction of the toolkit, found in one place.
 
-Builders are named by dotted path so that importing the registry stays cheap. ``claim`` is what the
-builder's docstring promises; ``tests/constructions/test_registry.py`` builds each model for several
-n and compares the claim with the built model (depth, heads and width must not change with n).
+One :class:`Construction` per (task, model family). It says which theorem it builds, how to build the
+model for a task's parameters, which chain of thought the model must write (the reference, written
+from the task's solver, never from weights), whether the regex retriever supplies tokens (in-context
+RAG, Def A.5), the claimed size and CoT length, and the command that checks it. The task (a
+:class:`theory.tasks.base.Task`) gives the prompts, the reference answers, the answer set V_A at
+which decoding stops, and the domains.
+
+Every tool reads this module by import: the checkers (``verify.istree``, ``verify.retrieval``,
+``verify.turing``), ``verify.compare``, ``verify.smt``, ``verify.bounds`` and the tests. Adding a
+construction is one builder module and one :func:`register` call (``docs/adding-a-construction.md``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from importlib import import_module
 from typing import Any, Callable
+
+from constructions.hybrid import istree as hybrid_istree
+from constructions.hybrid import retrieval as hybrid_retrieval
+from constructions.hybrid import turing as hybrid_turing
+from constructions.rag import istree as rag_istree
+from constructions.rag import retrieval as rag_retrieval
+from constructions.rag import turing as rag_turing
+from constructions.transformer import ar as tf_ar
+from constructions.transformer import cgram as tf_cgram
+from constructions.transformer import counting as tf_counting
+from constructions.transformer import index as tf_index
+from constructions.transformer import istree as tf_istree
+from theory import hybrid_trace
+from theory.rag import istree as rag_istree_trace
+from theory.rag import retrieval as rag_retrieval_trace
+from theory.rag import turing as rag_turing_trace
+from theory.tasks import istree as istree_task
+from theory.tasks.ar import ARTask
+from theory.tasks.base import Task
+from theory.tasks.cgram import CgramTask
+from theory.tasks.counting import CountingTask
+from theory.tasks.index import IndexTask
+from theory.tasks.istree import IstreeTask
+from theory.tasks.turing import TuringTask
+
+FAMILIES = {"transformer": "Transformer", "rag": "RAG-RNN", "hybrid": "hybrid"}
 
 
 @dataclass(frozen=True)
-class Entry:
-    name: str          # e.g. "istree/transformer"
-    theorem: str       # e.g. "Thm 4.7 (Lemma C.27)"
-    builder: str       # "module:function", called as builder(n, **kwargs)
-    checker: str       # the command that checks it
-    claim: dict[str, Any]  # depth / heads / width / ...: constants independent of n
-    sizes: tuple[int, ...] = (6, 12, 24)  # n for which the registry test builds and compares
+class Construction:
+    """One construction: ``build(task)`` is the model; ``reference(task, instance)`` the tokens the
+    model must write after the prompt, the answer last (``None``: no chain of thought, the answer
+    follows the prompt)."""
 
-    def build(self, n: int, **kwargs) -> Any:
-        module, func = self.builder.split(":")
-        builder: Callable = getattr(import_module(module), func)
-        return builder(n, **kwargs)
+    task: type[Task]
+    family: str
+    theorem: str
+    build: Callable[[Task], Any]
+    reference: Callable[[Task, Any], list] | None
+    claim: Callable[[Task], dict[str, Any]]   # shape() entries that must not change with n
+    cot: str                                  # the claimed CoT length, in words
+    checker: str                              # the command that checks it (N, L: the size)
+    retrieval: bool = False                   # the regex retriever supplies the tokens after <EndSearch>
+    sizes: tuple[int, ...] = (6, 12, 24)      # sizes at which the catalogue test builds and compares
+
+    @property
+    def name(self) -> str:
+        return f"{self.task.name}/{self.family}"
 
 
-ENTRIES: list[Entry] = [
-    Entry("istree/transformer", "Thm 4.7 (Lemma C.27), corrected schedule",
-          "constructions.transformer.istree:build_istree_transformer",
-          "python -m verify.istree --n N", {"depth": 7, "heads": 3, "width": 58}),
-    Entry("index/transformer", "Thm 4.6 (Index), App. C.4",
-          "constructions.transformer.index:build_index_transformer",
-          "python -m verify.retrieval --task index --n N", {"depth": 2, "heads": 1, "width": 14}),
-    Entry("ar/transformer", "Thm 4.6 (Associative Recall), App. C.4",
-          "constructions.transformer.ar:build_ar_transformer",
-          "python -m verify.retrieval --task ar --n N", {"depth": 3, "heads": 1, "width": 16}),
-    Entry("cgram/transformer", "Thm 4.6 (c-gram retrieval), App. C.4; c = 3 (heads c-1, width 14+2(c-1))",
-          "constructions.transformer.cgram:build_cgram_transformer",
-          "python -m verify.retrieval --task cgram --n N --c 3", {"depth": 3, "heads": 2, "width": 18}),
-    Entry("counting/transformer", "Thm 4.6 (Counting), App. C.4",
-          "constructions.transformer.counting:build_counting_transformer",
-          "python -m verify.retrieval --task counting --n N", {"depth": 4, "heads": 1, "width": 17}),
-    Entry("turing/rag", "Thm 5.4 (RAG Linear RNN simulating a TM; here palindrome), corrected regexes",
-          "constructions.rag.turing:build_rag_palindrome",
-          "python -m verify.turing --machine palindrome --max-len L --model rag",
-          {"depth": 4, "state_dim": 21, "ffn_width": 111}, sizes=(2, 4, 6)),
-    Entry("index/hybrid", "Thm 5.6 (Index): Linear RNN (position by a running sum) + one Match layer",
-          "constructions.hybrid.retrieval:build_index_hybrid",
-          "python -m verify.retrieval --task index --n N --model hybrid",
-          {"depth": 2, "top_heads": 1, "width": 15, "state_dim": 1}),
-    Entry("ar/hybrid", "Thm 5.6 (Associative Recall): shift register + one Match layer",
-          "constructions.hybrid.retrieval:build_ar_hybrid",
-          "python -m verify.retrieval --task ar --n N --model hybrid",
-          {"depth": 2, "top_heads": 1, "width": 19, "state_dim": 5}),
-    Entry("cgram/hybrid", "Thm 5.6 (c-gram retrieval, c = 3): shift register + one Match layer",
-          "constructions.hybrid.retrieval:build_cgram_hybrid",
-          "python -m verify.retrieval --task cgram --n N --c 3 --model hybrid",
-          {"depth": 2, "top_heads": 1, "width": 21, "state_dim": 7}),
-    Entry("counting/hybrid", "Thm 5.6 (Counting): query held in the RNN state + one COUNT layer",
-          "constructions.hybrid.retrieval:build_counting_hybrid",
-          "python -m verify.retrieval --task counting --n N --model hybrid",
-          {"depth": 1, "top_heads": 1, "width": 18, "state_dim": 4}),
-    Entry("istree/hybrid", "Thm 5.7: doubling MatchNearest search, O(n log n) CoT",
-          "constructions.hybrid.istree:build_istree_hybrid",
-          "python -m verify.istree --n N --model hybrid",
-          {"depth": 2, "top_heads": 3, "width": 77, "state_dim": 37}),
-    Entry("turing/hybrid", "Thm 5.8 (hybrid TM simulation; here palindrome): one MatchClose head",
-          "constructions.hybrid.turing:build_hybrid_palindrome",
-          "python -m verify.turing --machine palindrome --max-len L --model hybrid",
-          {"depth": 2, "top_heads": 1, "width": 59, "state_dim": 24}, sizes=(2, 4, 6)),
-    Entry("index/rag", "Thm 5.2 (Index, RAG Linear RNN): unary regex, CoT i + 5",
-          "constructions.rag.retrieval:build_rag_index",
-          "python -m verify.retrieval --task index --n N --model rag",
-          {"depth": 2, "state_dim": 5, "width": 24, "ffn_width": 39}),
-    Entry("ar/rag", "Thm 5.2 (AR, RAG Linear RNN): \\S q (\\S+), CoT 7",
-          "constructions.rag.retrieval:build_rag_ar",
-          "python -m verify.retrieval --task ar --n N --model rag",
-          {"depth": 1, "state_dim": 5, "width": 23, "ffn_width": 43}),
-    Entry("cgram/rag", "Thm 5.2 (c-gram, c = 3, RAG Linear RNN): \\S q1 q2 (\\S+), CoT c + 5",
-          "constructions.rag.retrieval:build_rag_cgram",
-          "python -m verify.retrieval --task cgram --n N --c 3 --model rag",
-          {"depth": 1, "state_dim": 6, "width": 24, "ffn_width": 43}),
-    Entry("counting/rag", "Thm 5.2 (Counting, RAG Linear RNN): backreference regex, CoT t + 7",
-          "constructions.rag.retrieval:build_rag_counting",
-          "python -m verify.retrieval --task counting --n N --model rag",
-          {"depth": 2, "state_dim": 7, "width": 28, "ffn_width": 46}),
-    Entry("istree/rag", "Thm 5.3 (RAG Linear RNN, retrieval DFS with parent records), O(n) CoT",
-          "constructions.rag.istree:build_rag_istree",
-          "python -m verify.istree --n N --model rag",
-          {"depth": 4, "state_dim": 39, "width": 187, "ffn_width": 213}),
+def task_of_size(task: type[Task], n: int, **params) -> Task:
+    """The task at size n: n vertices, n data tokens, or inputs up to length n for a machine."""
+    if task is TuringTask:
+        return TuringTask(params.pop("machine", "palindrome"), n, **params)
+    return task(n, **params)
+
+
+def _fixed(claim: dict) -> Callable[[Task], dict]:
+    return lambda task: dict(claim)
+
+
+def _tm_bounds(task: TuringTask) -> dict:
+    return {"offset": task.bounds.offset, "n_vocab": task.bounds.n_vocab}
+
+
+def _rag_retrieval(task, prompt) -> list:
+    return rag_retrieval_trace.retrieval_rag_trace(task.name, task.n, getattr(task, "c", None), prompt)
+
+
+CATALOGUE: list[Construction] = [
+    # -- Transformers (Thms 4.6, 4.7) ------------------------------------------------------------
+    Construction(IndexTask, "transformer", "Thm 4.6 (Index), App. C.4",
+                 lambda t: tf_index.build_index_transformer(t.n), None, _fixed(tf_index.CLAIM), "0",
+                 "python -m verify.retrieval --task index --n N"),
+    Construction(ARTask, "transformer", "Thm 4.6 (Associative Recall), App. C.4",
+                 lambda t: tf_ar.build_ar_transformer(t.n), None, _fixed(tf_ar.CLAIM), "0",
+                 "python -m verify.retrieval --task ar --n N"),
+    Construction(CgramTask, "transformer", "Thm 4.6 (c-gram retrieval), App. C.4",
+                 lambda t: tf_cgram.build_cgram_transformer(t.n, t.c), None,
+                 lambda t: tf_cgram.claim(t.c), "0", "python -m verify.retrieval --task cgram --n N --c 3"),
+    Construction(CountingTask, "transformer", "Thm 4.6 (Counting), App. C.4",
+                 lambda t: tf_counting.build_counting_transformer(t.n), None, _fixed(tf_counting.CLAIM), "0",
+                 "python -m verify.retrieval --task counting --n N"),
+    Construction(IstreeTask, "transformer", "Thm 4.7 (Lemma C.27), corrected 7-block schedule",
+                 lambda t: tf_istree.build_istree_transformer(t.n),
+                 lambda t, edges: istree_task.reference_trace(t.n, edges),
+                 _fixed(tf_istree.CLAIM), "at most 2n (DFS tour, then YES/NO)", "python -m verify.istree --n N"),
+    # -- RAG Linear RNNs (Thms 5.2-5.4) ----------------------------------------------------------
+    Construction(IndexTask, "rag", "Thm 5.2 (Index, RAG Linear RNN): unary regex",
+                 lambda t: rag_retrieval.build_rag_index(t.n), _rag_retrieval,
+                 _fixed({"depth": 2, "state_dim": 5, "width": 24, "ffn_width": 39}), "i + 5",
+                 "python -m verify.retrieval --task index --n N --model rag", retrieval=True),
+    Construction(ARTask, "rag", "Thm 5.2 (AR, RAG Linear RNN)",
+                 lambda t: rag_retrieval.build_rag_ar(t.n), _rag_retrieval,
+                 _fixed({"depth": 1, "state_dim": 5, "width": 23, "ffn_width": 43}), "7",
+                 "python -m verify.retrieval --task ar --n N --model rag", retrieval=True),
+    Construction(CgramTask, "rag", "Thm 5.2 (c-gram, RAG Linear RNN)",
+                 lambda t: rag_retrieval.build_rag_cgram(t.n, t.c), _rag_retrieval,
+                 lambda t: {"depth": 1, "state_dim": t.c + 3, "width": 21 + t.c, "ffn_width": 43}, "c + 5",
+                 "python -m verify.retrieval --task cgram --n N --c 3 --model rag", retrieval=True),
+    Construction(CountingTask, "rag", "Thm 5.2 (Counting, RAG Linear RNN): backreference regex",
+                 lambda t: rag_retrieval.build_rag_counting(t.n), _rag_retrieval,
+                 _fixed({"depth": 2, "state_dim": 7, "width": 28, "ffn_width": 46}), "t + 7",
+                 "python -m verify.retrieval --task counting --n N --model rag", retrieval=True),
+    Construction(IstreeTask, "rag", "Thm 5.3 (RAG Linear RNN, retrieval DFS with parent records)",
+                 lambda t: rag_istree.build_rag_istree(t.n),
+                 lambda t, edges: rag_istree_trace.istree_rag_trace(t.n, edges),
+                 _fixed({"depth": 4, "state_dim": 39, "width": 187, "ffn_width": 213}), "O(n)",
+                 "python -m verify.istree --n N --model rag", retrieval=True),
+    Construction(TuringTask, "rag", "Thm 5.4 (RAG Linear RNN simulating a Turing machine)",
+                 lambda t: rag_turing.build_rag_turing(t.machine, t.max_len, **_tm_bounds(t)),
+                 lambda t, word: rag_turing_trace.tm_rag_trace(t.machine, word, offset=t.bounds.offset,
+                                                               max_steps=t.max_steps),
+                 _fixed({"depth": 4, "state_dim": 21, "ffn_width": 111}), "O(n^2) copy + 12 per step",
+                 "python -m verify.turing --machine M --max-len L --model rag", retrieval=True, sizes=(2, 4, 6)),
+    # -- hybrids: Linear RNN + one attention layer (Thms 5.6-5.8) ---------------------------------
+    Construction(IndexTask, "hybrid", "Thm 5.6 (Index): position by a running sum + one Match layer",
+                 lambda t: hybrid_retrieval.build_index_hybrid(t.n), None,
+                 _fixed(hybrid_retrieval.claim("index")), "0",
+                 "python -m verify.retrieval --task index --n N --model hybrid"),
+    Construction(ARTask, "hybrid", "Thm 5.6 (Associative Recall): shift register + one Match layer",
+                 lambda t: hybrid_retrieval.build_ar_hybrid(t.n), None,
+                 _fixed(hybrid_retrieval.claim("ar")), "0",
+                 "python -m verify.retrieval --task ar --n N --model hybrid"),
+    Construction(CgramTask, "hybrid", "Thm 5.6 (c-gram retrieval): shift register + one Match layer",
+                 lambda t: hybrid_retrieval.build_cgram_hybrid(t.n, t.c), None,
+                 lambda t: hybrid_retrieval.claim("cgram", t.c), "0",
+                 "python -m verify.retrieval --task cgram --n N --c 3 --model hybrid"),
+    Construction(CountingTask, "hybrid", "Thm 5.6 (Counting): query held in the state + one COUNT layer",
+                 lambda t: hybrid_retrieval.build_counting_hybrid(t.n), None,
+                 _fixed(hybrid_retrieval.claim("counting")), "0",
+                 "python -m verify.retrieval --task counting --n N --model hybrid"),
+    Construction(IstreeTask, "hybrid", "Thm 5.7: doubling MatchNearest search",
+                 lambda t: hybrid_istree.build_istree_hybrid(t.n),
+                 lambda t, edges: hybrid_trace.istree_hybrid_trace(t.n, edges),
+                 lambda t: hybrid_istree.claim(t.n), "O(n log n)", "python -m verify.istree --n N --model hybrid"),
+    Construction(TuringTask, "hybrid", "Thm 5.8 (hybrid TM simulation): one MatchClose head",
+                 lambda t: hybrid_turing.build_hybrid_turing(t.machine, t.max_len, **_tm_bounds(t)),
+                 lambda t, word: hybrid_trace.tm_hybrid_trace(t.machine, word, offset=t.bounds.offset,
+                                                              max_steps=t.max_steps),
+                 lambda t: hybrid_turing.claim(t.machine), "5 per step",
+                 "python -m verify.turing --machine M --max-len L --model hybrid", sizes=(2, 4, 6)),
 ]
 
 
-def get(name: str) -> Entry:
-    for entry in ENTRIES:
-        if entry.name == name:
-            return entry
-    raise ValueError(f"no construction named {name!r}; known: {[e.name for e in ENTRIES]}")
+def register(construction: Construction) -> Construction:
+    """Add a construction to the catalogue (an extension, or a test's toy); names must stay unique."""
+    if any(c.name == construction.name for c in CATALOGUE):
+        raise ValueError(f"a construction named {construction.name!r} is already registered")
+    CATALOGUE.append(construction)
+    return construction
+
+
+def unregister(name: str) -> None:
+    CATALOGUE[:] = [c for c in CATALOGUE if c.name != name]
+
+
+def get(task: str, family: str) -> Construction:
+    """The construction for (task, family); a ValueError that lists what exists otherwise."""
+    for c in CATALOGUE:
+        if c.task.name == task and c.family == family:
+            return c
+    have = sorted(c.family for c in CATALOGUE if c.task.name == task)
+    if have:
+        raise ValueError(f"no {family!r} construction for task {task!r}; there are: {', '.join(have)}")
+    raise ValueError(f"no construction for task {task!r}; tasks: {', '.join(tasks())}")
+
+
+def find(task: str, family: str) -> Construction | None:
+    return next((c for c in CATALOGUE if c.task.name == task and c.family == family), None)
+
+
+def tasks(kind: type[Task] | None = None) -> list[str]:
+    """Task names with at least one construction, in catalogue order (of a Task subclass, if given)."""
+    out: list[str] = []
+    for c in CATALOGUE:
+        if (kind is None or issubclass(c.task, kind)) and c.task.name not in out:
+            out.append(c.task.name)
+    return out
+
+
+def families(task: str) -> list[str]:
+    return [c.family for c in CATALOGUE if c.task.name == task]
+
+
+def claim_of(task: str, family: str, n: int) -> dict | None:
+    """The claimed shape of (task, family) at size n, or None if there is no such construction."""
+    c = find(task, family)
+    return None if c is None else c.claim(task_of_size(c.task, n))
+
+
+def task_class(name: str) -> type[Task]:
+    for c in CATALOGUE:
+        if c.task.name == name:
+            return c.task
+    raise ValueError(f"no construction for task {name!r}; tasks: {', '.join(tasks())}")

@@ -56,6 +56,7 @@ holds its initial content. :func:`latest_cell_value` implements the lookup.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -201,6 +202,11 @@ class Machine:
         return data
 
     # -- semantics ----------------------------------------------------------------------------
+    def sha256(self) -> str:
+        """A hash of the whole machine (name, alphabet, states, every transition): certificates name it."""
+        text = json.dumps(self.to_dict(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
     def transition(self, state: str, read: str) -> Transition:
         """The row used in ``state`` reading ``read``, completing a missing one by the reject rule."""
         if state in (self.accept, self.reject):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import sys
 import time
 
+from constructions import registry
 from theory import bounds as B
 from verify.cli import (EXIT_COUNTEREXAMPLE, EXIT_OK, ArgumentParser, UsageError,
                         add_common_arguments, certificate, main_guard, progress, write_json)
@@ -45,15 +46,6 @@ def build_parser() -> ArgumentParser:
     return parser
 
 
-def transformer_claim(task: str) -> dict | None:
-    """Depth/heads/width the construction registry claims for the task's Transformer, if any."""
-    try:
-        from constructions import registry
-        return dict(registry.get(f"{task}/transformer").claim)
-    except (ImportError, ValueError, AttributeError):
-        return None
-
-
 def bound_row(task: str, n: int, p: int, sigma: int, c: int) -> dict:
     """One task/size/precision: the RNN bound and the Transformer side."""
     bits = B.bits(task, n, sigma, c)
@@ -65,7 +57,7 @@ def bound_row(task: str, n: int, p: int, sigma: int, c: int) -> dict:
         row.update(all_splits_bits=None if upper is None else B.log2_ceil(upper), all_splits_j=j_star,
                    star_family_bits=proven,
                    rnn_bits=proven, rnn_lambda_min=B.lambda_min(proven, p))
-    claim = transformer_claim(task)
+    claim = registry.claim_of(task, "transformer", n) if task in registry.tasks() else None
     length = B.input_length(task, n, c)
     row["input_length"] = length
     if claim:

@@ -1,11 +1,14 @@
-"""Conventions shared by every checker (``python -m verify.<name>``).
+"""Conventions shared by every command (``python -m verify.<name>``).
 
 * Exit codes: 0 everything verified, 1 a counterexample was found, 2 bad usage or input.
 * Bad input raises :class:`UsageError` (or ``ValueError`` from the library); :func:`main_guard`
-  turns it into a one-line message on stderr and exit code 2, never a traceback.
-* ``--json FILE`` writes a certificate (:func:`certificate`): what was checked, how many instances,
-  failures, model size, sha256 of the weights, arithmetic mode, package versions, wall time.
-* Progress bars go to stderr (:func:`progress`); results go to stdout.
+  turns it into one line on stderr and exit code 2, never a traceback. A closed stdout (``| head``)
+  ends the command quietly.
+* ``--json FILE`` writes a certificate (:func:`certificate`): the command, what was checked, how
+  many instances, failures, the model's shape and weights hash, the arithmetic, package versions,
+  the git commit, wall time, and a checksum over all of it. The path is checked before any work
+  is done. With ``--json -`` the certificate goes to stdout and the summary to stderr.
+* Progress bars go to stderr (:func:`progress`); results go to stdout (:func:`say`).
 """
 
 from __future__ import annotations
@@ -15,14 +18,23 @@ import hashlib
 import json
 import os
 import platform
+import subprocess
 import sys
 import time
 from importlib import metadata
 from typing import Any, Callable, Iterable
 
+import numpy as np
+from threadpoolctl import threadpool_limits
+from tqdm import tqdm
+
+from theory.precision import P_MAX
+
 EXIT_OK = 0
 EXIT_COUNTEREXAMPLE = 1
 EXIT_USAGE = 2
+
+_summary_stream = None  # where say() prints: stdout, or stderr when the certificate goes to stdout
 
 
 class UsageError(Exception):
@@ -37,15 +49,22 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def main_guard(main: Callable[[list[str] | None], int]) -> Callable[[list[str] | None], int]:
-    """Wrap a checker's ``main(argv) -> exit code`` so bad input never shows a traceback."""
+    """Wrap a command's ``main(argv) -> exit code`` so bad input never shows a traceback."""
 
     def wrapped(argv: list[str] | None = None) -> int:
+        global _summary_stream
+        _summary_stream = None
         try:
             with single_threaded_blas():
                 return main(argv)
-        except (UsageError, ValueError) as exc:
-            print(f"{_prog(main)}: error: {exc}", file=sys.stderr)
+        except (UsageError, ValueError, OverflowError, MemoryError) as exc:
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            print(f"{_prog(main)}: error: {message}", file=sys.stderr)
             return EXIT_USAGE
+        except BrokenPipeError:  # the reader went away (| head): stop quietly
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            return EXIT_OK
         except KeyboardInterrupt:  # pragma: no cover
             print("interrupted", file=sys.stderr)
             return 130
@@ -62,25 +81,30 @@ def single_threaded_blas():
     a multi-threaded OpenBLAS on a shared 2-core machine made the Thm 5.4 check of binary_add at
     length 6 take 483 s instead of 16 s (threads spinning against each other).
     """
-    from threadpoolctl import threadpool_limits
-
     return threadpool_limits(limits=1, user_api="blas")
 
 
 def _prog(main) -> str:
-    """``verify.<name>`` for the checker being run, also under ``python -m``."""
+    """``verify.<name>`` for the command being run, also under ``python -m``."""
     module = main.__module__
     if module == "__main__":
         module = "verify." + os.path.splitext(os.path.basename(sys.argv[0]))[0]
     return module
 
 
+def say(*parts: Any) -> None:
+    """Print a line of the human-readable summary (stdout, or stderr when ``--json -``)."""
+    print(*parts, file=_summary_stream or sys.stdout)
+
+
+# -- arguments --------------------------------------------------------------------------------------
 def add_common_arguments(parser: argparse.ArgumentParser, *, model_kinds: Iterable[str] = ()) -> None:
     """The arguments every checker understands."""
     parser.add_argument("--seed", type=int, default=0,
                         help="seed for every random choice (edge orders, samples); default 0")
     parser.add_argument("--json", metavar="FILE",
-                        help="write a machine-readable certificate to FILE ('-' for stdout)")
+                        help="write a machine-readable certificate to FILE ('-' for stdout; the summary "
+                             "then goes to stderr)")
     parser.add_argument("--no-progress", action="store_true",
                         help="do not draw progress bars on stderr")
     kinds = list(model_kinds)
@@ -90,16 +114,33 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, model_kinds: Iterab
 
 
 def add_arithmetic_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--mode``, ``--p`` and ``--min-precision``."""
+    """``--mode``, ``--p``, ``--min-precision`` and ``--weights``."""
     parser.add_argument("--mode", choices=["float64", "hard", "rp"], default="float64",
-                        help="arithmetic: float64 (default), hard (attention = uniform average over "
-                             "the arg-max keys) or rp (the paper's p-bit fixed point, needs --p)")
+                        help="arithmetic: float64 (default; a fast path), hard (attention = uniform average "
+                             "over the arg-max keys) or rp (the paper's p-bit fixed point, needs --p)")
     parser.add_argument("--p", type=int, metavar="P",
-                        help="bits of precision for --mode rp (odd, >= 3)")
+                        help=f"bits of precision for --mode rp (odd, 3..{P_MAX})")
     parser.add_argument("--min-precision", action="store_true",
-                        help="search the smallest odd p for which every checked instance passes in rp mode")
+                        help="search the smallest odd p for which every checked instance passes in R_p")
     parser.add_argument("--weights", metavar="FILE.npz",
                         help="check weights loaded from FILE.npz instead of the built ones")
+
+
+def add_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--workers``, ``--shard`` and ``--merge`` for checkers of large domains."""
+    parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
+                        help="processes to use (default: up to 2)")
+    parser.add_argument("--shard", help="check only shard I of K (e.g. 0/4) of the domain's chunks")
+    parser.add_argument("--merge", nargs="+", metavar="CERT", help="merge shard certificates into one")
+
+
+def validate_arithmetic(a) -> None:
+    if a.mode == "rp" and a.p is None:
+        raise UsageError("--mode rp needs --p (an odd number of bits)")
+    if a.p is not None and a.mode != "rp":
+        raise UsageError("--p only applies to --mode rp")
+    if a.min_precision and a.mode != "float64":
+        raise UsageError("--min-precision searches R_p itself; drop --mode")
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -116,6 +157,26 @@ def parse_shard(text: str | None) -> tuple[int, int]:
     return i, k
 
 
+def check_range(name: str, value: int | None, low: int, high: int) -> None:
+    """A size argument outside its documented range is rejected at once, naming the range."""
+    if value is not None and not low <= value <= high:
+        raise UsageError(f"{name} must lie in {low}..{high:,}, got {value:,}")
+
+
+def check_output_path(path: str | None, what: str = "--json") -> None:
+    """Fail before any work if ``path`` cannot be written (missing directory, a directory, ...)."""
+    if path is None or path == "-":
+        return
+    if os.path.isdir(path):
+        raise UsageError(f"{what} {path} is a directory, not a file")
+    parent = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(parent):
+        raise UsageError(f"{what} {path}: directory {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise UsageError(f"{what} {path}: directory {parent} is not writable")
+
+
+# -- certificates ------------------------------------------------------------------------------------
 def sha256_file(path: str) -> str:
     with open(path, "rb") as handle:
         return hashlib.sha256(handle.read()).hexdigest()
@@ -131,20 +192,43 @@ def package_versions() -> dict[str, str]:
     return versions
 
 
+def git_commit() -> str | None:
+    """The commit of the checkout this code runs from (with '+dirty' for local changes), if any."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(["git", "-C", root, "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        if head.returncode != 0:
+            return None
+        dirty = subprocess.run(["git", "-C", root, "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5)
+        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
 def certificate(*, command: list[str], domain: dict[str, Any], checked: int, failures: list[Any],
                 verified: bool, started: float, **extra: Any) -> dict[str, Any]:
-    """The JSON certificate every checker writes with ``--json``."""
+    """The JSON certificate of a run. ``verified`` is never true for zero instances."""
     cert: dict[str, Any] = {
         "command": " ".join(command),
+        "command_kind": command[0] if command else "",
         "domain": domain,
         "instances_checked": int(checked),
         "failures": failures,
-        "verified": bool(verified),
+        "verified": bool(verified) and int(checked) > 0,
         "versions": package_versions(),
+        "git_commit": git_commit(),
         "wall_time_seconds": round(time.time() - started, 3),
     }
     cert.update(extra)
+    cert["checksum"] = certificate_checksum(cert)
     return cert
+
+
+def certificate_checksum(cert: dict[str, Any]) -> str:
+    """sha256 of the certificate's content (without the checksum itself): catches hand edits."""
+    body = {k: v for k, v in cert.items() if k != "checksum"}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=_jsonable).encode()).hexdigest()
 
 
 def write_json(path: str | None, payload: dict[str, Any]) -> None:
@@ -158,9 +242,18 @@ def write_json(path: str | None, payload: dict[str, Any]) -> None:
             handle.write(text + "\n")
 
 
-def _jsonable(obj: Any) -> Any:
-    import numpy as np
+def read_certificates(paths: list[str]) -> list[dict]:
+    certs = []
+    for path in paths:
+        try:
+            with open(path) as handle:
+                certs.append(json.load(handle))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise UsageError(f"cannot read certificate {path}: {exc}") from None
+    return certs
 
+
+def _jsonable(obj: Any) -> Any:
     if isinstance(obj, np.integer):
         return int(obj)
     if isinstance(obj, np.floating):
@@ -170,9 +263,13 @@ def _jsonable(obj: Any) -> Any:
     raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
 
 
+def route_summary(json_path: str | None) -> None:
+    """Send the human-readable summary to stderr when the certificate takes stdout."""
+    global _summary_stream
+    _summary_stream = sys.stderr if json_path == "-" else None
+
+
 def progress(total: int, desc: str, disable: bool = False):
     """A tqdm bar on stderr; silent when disabled or when the job is tiny."""
-    from tqdm import tqdm
-
     return tqdm(total=total, desc=desc, file=sys.stderr, disable=disable or total < 2,
                 unit="inst", dynamic_ncols=True, mininterval=0.5)

@@ -10,15 +10,13 @@ For every task (Index, AR, 3-gram, Counting, IsTree, and TM simulation of the li
   KV cache  numbers the attention layers keep per position (keys + values) and, for the longest
             checked sequence of L tokens, their bits
   CoT       chain-of-thought length (tokens after the prompt, before the answer, retrieved tokens
-            included) on the checked instances: max and mean (RAG retrieval rows: the sequences of
-            verify.rag_check.reference_rows)
-  verdict   the real checkers' functions run on a small domain: verify.retrieval.run on --samples
-            seeded random instances of size n, verify.istree.check_graphs on --graphs seeded random
-            graphs on n vertices, verify.turing.check_words on every input of length <= min(n, 6)
+            included) on the checked instances: max and mean 
+  verdict   the checker core (verify/core.py) on a small domain: --samples seeded random
+            instances of size n for retrieval, --graphs seeded random graphs on n vertices for
+            IsTree, every input of length <= min(n, 6) of the machine for TM simulation
 
-Builders are found in the checkers' own registries (verify.retrieval.MODEL_BUILDERS,
-verify.istree.MODEL_KINDS, verify.turing.MODEL_KINDS); a family with no construction for a task is
-listed as "not built". Bits use p = 2 ceil(log2(L + 1)) + 1, the smallest R_p whose integers reach
+Rows come from the catalogue (constructions/registry.py): a family with no construction for a task
+is listed as "not built". Bits use p = 2 ceil(log2(L + 1)) + 1, the smallest R_p whose integers reach
 every position of the sequence (an O(log n) precision; the constructions' exact needs are measured by
 each checker's --min-precision).
 
@@ -38,69 +36,35 @@ import time
 
 import numpy as np
 
+from constructions import registry
 from constructions.runtime import io as model_io
-from constructions.runtime.arithmetic import FLOAT64
-from verify import cli
+from theory.tasks.istree import IstreeTask, sample_graph
+from theory.tasks.turing import TuringTask
+from verify import cli, core
 
-FAMILIES = {"transformer": "Transformer", "rag": "RAG-RNN", "hybrid": "hybrid"}
-RETRIEVAL = ("index", "ar", "cgram", "counting")
-TASKS = RETRIEVAL + ("istree", "turing")
+FAMILIES = registry.FAMILIES
+TASKS = ("index", "ar", "cgram", "counting", "istree", "turing")
 MACHINE = "palindrome"
 TM_MAX_LEN = 6
 CGRAM_C = 3
 PLOT_NS = (4, 6, 8, 12, 16, 24, 32, 48, 64)
 
 
-# -- models -------------------------------------------------------------------------------------------
-def find(task: str, kind: str):
-    """(build() -> model, checker context) for one row, or None if the family has no construction."""
-    if task in RETRIEVAL:
-        from verify import retrieval
-
-        if kind not in retrieval.MODEL_BUILDERS or task not in retrieval.MODEL_BUILDERS[kind]():
-            return None
-        return lambda n: retrieval.build_model(kind, task, n, CGRAM_C)
-    if task == "istree":
-        from verify import istree
-
-        return None if kind not in istree.MODEL_KINDS else istree.MODEL_KINDS[kind].build
-    from verify import turing
-
-    if kind not in turing.MODEL_KINDS:
-        return None
-
-    def build_tm(n):
-        machine, words, bounds = _tm_domain(n)
-        return turing.MODEL_KINDS[kind].build(machine, bounds.n_max, bounds.offset, bounds.n_vocab)
-    return build_tm
+# -- models and domains ---------------------------------------------------------------------------------
+def make_task(task: str, n: int):
+    """The task of one table row at size n."""
+    if task == "turing":
+        return TuringTask(MACHINE, min(n, TM_MAX_LEN))
+    cls = registry.task_class(task)
+    return cls(n, CGRAM_C) if task == "cgram" else cls(n)
 
 
-def _tm_domain(n: int):
-    from theory.turing import load_machine
-    from verify import turing
-
-    machine = load_machine(MACHINE)
-    words = list(turing.words_up_to(machine, min(n, TM_MAX_LEN)))
-    return machine, words, turing.domain_bounds(machine, words, min(n, TM_MAX_LEN))
-
-
-def shape(model) -> dict:
-    """depth, width, heads, state numbers and KV-cache numbers per position."""
-    from constructions.runtime.rnn import Hybrid, LinearRNN
-
-    if isinstance(model, Hybrid):
-        return {"depth": len(model.rnn.blocks) + 1, "width": len(model.layout), "heads": len(model.top.heads),
-                "state_numbers": model.rnn.state_dim, "kv_per_position": model.kv_cache_numbers(1)}
-    if isinstance(model, LinearRNN):
-        return {"depth": len(model.blocks), "width": len(model.layout), "heads": 0,
-                "state_numbers": model.state_dim, "kv_per_position": 0}
-    kv = 0
-    for block in model.blocks:
-        for head in block.heads:
-            _, _, wk, _, v_rows, _ = head.sparse()
-            kv += wk.shape[1] + len(v_rows)
-    return {"depth": len(model.blocks), "width": len(model.layout),
-            "heads": sum(len(b.heads) for b in model.blocks), "state_numbers": 0, "kv_per_position": kv}
+def small_domain(task, samples: int, graphs: int, seed: int):
+    if isinstance(task, TuringTask):
+        return task.domain(), f"{MACHINE}, every input of length <= {task.max_len}"
+    if isinstance(task, IstreeTask):
+        return task.domain(samples=graphs, seed=seed), f"{graphs} random graphs, n = {task.n}"
+    return task.domain(samples=samples, seed=seed), f"{samples} random instances, n = {task.n}"
 
 
 def precision_for(length: int) -> int:
@@ -108,72 +72,34 @@ def precision_for(length: int) -> int:
 
 
 # -- checking one row ---------------------------------------------------------------------------------
-def check_row(task: str, kind: str, model, n: int, samples: int, graphs: int, seed: int) -> dict:
-    """Run the task's checker functions on the small domain; returns counts and sequence lengths."""
-    rng = np.random.default_rng(seed)
-    if task in RETRIEVAL:
-        from verify import retrieval
-
-        batch = retrieval.TASKS[task].sample(n, CGRAM_C, samples, rng)
-        checked, bad, failures, _ = retrieval.run(model, [("sample", batch)], FLOAT64, False)
-        cot, longest = [0] * len(batch), int(batch.lengths().max())
-        if model.meta.get("rag_task"):  # a RAG model answers after a CoT with a retrieval (Thm 5.2)
-            from verify.rag_check import reference_rows
-
-            seqs, starts = reference_rows(model, batch)[:2]
-            cot = [len(q) - st - 2 for q, st in zip(seqs, starts)]
-            longest = max(len(q) for q in seqs)
-        return {"checked": checked, "failures": bad, "cot": cot, "max_length": longest,
-                "domain": f"{samples} random instances, n = {n}"}
-    if task == "istree":
-        from theory.tasks import istree as task_mod
-        from verify import istree
-
-        families = task_mod.FAMILIES
-        gs = [task_mod.sample_graph(n, families[i % len(families)], rng) for i in range(graphs)]
-        ok, _, seqs, nx_bad = istree.check_graphs(model, istree.MODEL_KINDS[kind], n, gs, FLOAT64)
-        prompt = [3 * len(g) + 2 for g in gs]
-        cot = [len(s) - p - 1 for s, p in zip(seqs, prompt)]
-        return {"checked": len(gs), "failures": int((~ok).sum()) + len(nx_bad), "cot": cot,
-                "max_length": max(len(s) for s in seqs), "domain": f"{graphs} random graphs, n = {n}"}
-    from verify import turing
-
-    machine, words, bounds = _tm_domain(n)
-    ok, _, _, seqs, starts, _ = turing.check_words(model, turing.MODEL_KINDS[kind], machine, words,
-                                                  bounds.offset)
-    cot = [len(s) - st - 2 for s, st in zip(seqs, starts)]
-    return {"checked": len(words), "failures": int((~np.asarray(ok)).sum()), "cot": cot,
-            "max_length": max(len(s) for s in seqs),
-            "domain": f"{MACHINE}, every input of length <= {min(n, TM_MAX_LEN)}"}
-
-
 def table(n: int, samples: int, graphs: int, seed: int, weights: dict[str, str], show_progress: bool) -> list[dict]:
     rows = []
     bar = cli.progress(len(TASKS) * len(FAMILIES), "compare", disable=not show_progress)
-    for task in TASKS:
+    for name in TASKS:
         for kind, family in FAMILIES.items():
             bar.update(1)
-            build = find(task, kind)
-            row = {"task": task, "family": family, "kind": kind}
-            if build is None:
+            construction = registry.find(name, kind)
+            row = {"task": name, "family": family, "kind": kind}
+            if construction is None:
                 rows.append({**row, "built": False})
                 continue
             started = time.time()
-            model = build(n)
-            key = f"{task}/{kind}"
+            task = make_task(name, n)
+            model = construction.build(task)
+            key = f"{name}/{kind}"
             if key in weights:
-                loaded = model_io.load(weights[key])
-                model_io.check_compatible(loaded, model)
-                model = loaded
-            res = check_row(task, kind, model, n, samples, graphs, seed)
-            s = shape(model)
-            p = precision_for(res["max_length"])
-            rows.append({**row, "built": True, **s, "p": p, "state_bits": s["state_numbers"] * p,
-                         "kv_cache_bits": s["kv_per_position"] * res["max_length"] * p,
-                         "longest_sequence": res["max_length"], "cot_max": max(res["cot"]),
-                         "cot_mean": round(float(np.mean(res["cot"])), 2), "checked": res["checked"],
-                         "failures": res["failures"], "domain": res["domain"],
-                         "verdict": "verified" if res["failures"] == 0 else "FAILED",
+                model = model_io.load_or_build(weights[key], model)
+            domain, text = small_domain(task, samples, graphs, seed)
+            res = core.run(construction, task, model, domain, progress=False)
+            s = model.shape()
+            p = precision_for(res.longest)
+            rows.append({**row, "built": True, "depth": s["depth"], "width": s["width"], "heads": s["heads_total"],
+                         "state_numbers": s["state_dim"], "kv_per_position": s["kv_per_position"], "p": p,
+                         "state_bits": s["state_dim"] * p, "kv_cache_bits": s["kv_per_position"] * res.longest * p,
+                         "longest_sequence": res.longest, "cot_max": res.cot_max,
+                         "cot_mean": round(res.cot_total / res.checked, 2), "checked": res.checked,
+                         "failures": res.failed, "domain": text,
+                         "verdict": "verified" if res.failed == 0 else "FAILED",
                          "seconds": round(time.time() - started, 2)})
     bar.close()
     return rows
@@ -200,57 +126,35 @@ def print_table(rows: list[dict], n: int) -> None:
 
 
 # -- curves -------------------------------------------------------------------------------------------
-def random_tree(n: int, rng: np.random.Generator) -> list[tuple[int, int]]:
-    """A random labelled tree (uniform Pruefer sequence), edges as (min, max) in random order."""
-    from theory.tasks.istree import check_edges
-
-    seq = list(rng.integers(1, n + 1, size=n - 2))
-    degree = [0] + [1] * n
-    for v in seq:
-        degree[v] += 1
-    edges = []
-    for v in seq:
-        leaf = next(u for u in range(1, n + 1) if degree[u] == 1)
-        edges.append((leaf, int(v)))
-        degree[leaf] -= 1
-        degree[v] -= 1
-    last = [u for u in range(1, n + 1) if degree[u] == 1]
-    edges.append((last[0], last[1]))
-    order = rng.permutation(len(edges))
-    return check_edges(n, [edges[i] for i in order])
-
-
 def curves(ns, seed: int, trees: int = 5) -> dict:
-    """IsTree CoT length per family on random trees (the references the checkers verify), and memory."""
-    from verify import istree
-
+    """IsTree CoT length per family on uniform random trees (the references the checkers verify), and memory."""
     out = {"n": list(ns), "cot": {}, "memory": {}}
     for kind, family in FAMILIES.items():
-        if kind not in istree.MODEL_KINDS:
+        construction = registry.find("istree", kind)
+        if construction is None:
             continue
-        mk = istree.MODEL_KINDS[kind]
         lens, state, kv = [], [], []
         for n in ns:
             rng = np.random.default_rng([seed, n])
-            cots = [len(mk.trace(n, random_tree(n, rng))) - 1 for _ in range(trees)]
+            task = IstreeTask(n)
+            cots = [len(construction.reference(task, sample_graph(n, "tree", rng))) - 1 for _ in range(trees)]
             lens.append(max(cots))
-            model = mk.build(n)
-            s = shape(model)
+            s = construction.build(task).shape()
             length = 3 * (n - 1) + 2 + max(cots) + 1
             p = precision_for(length)
-            state.append(s["state_numbers"] * p)
+            state.append(s["state_dim"] * p)
             kv.append(s["kv_per_position"] * length * p)
         out["cot"][family] = lens
         out["memory"][f"IsTree {family}"] = {"state_bits": state, "kv_cache_bits": kv}
     for kind, family in FAMILIES.items():
-        build = find("index", kind)
-        if build is None:
+        construction = registry.find("index", kind)
+        if construction is None:
             continue
         state, kv = [], []
         for n in ns:
-            s = shape(build(n))
+            s = construction.build(registry.task_class("index")(n)).shape()
             p = precision_for(n + 3)
-            state.append(s["state_numbers"] * p)
+            state.append(s["state_dim"] * p)
             kv.append(s["kv_per_position"] * (n + 3) * p)
         out["memory"][f"Index {family}"] = {"state_bits": state, "kv_cache_bits": kv}
     return out
@@ -326,7 +230,7 @@ def _validate(a) -> dict[str, str]:
         if not sep or task not in TASKS or kind not in FAMILIES:
             raise cli.UsageError(f"--weights wants TASK/FAMILY=FILE with TASK in {list(TASKS)} and FAMILY "
                                  f"in {list(FAMILIES)}, got {item!r}")
-        if find(task, kind) is None:
+        if registry.find(task, kind) is None:
             raise cli.UsageError(f"--weights {key}: that family has no construction for {task}")
         weights[key] = path
     return weights

@@ -16,6 +16,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+from constructions import registry  # noqa: E402
 from theory import bounds as B  # noqa: E402
 
 # Okabe–Ito colour-blind-safe palette
@@ -38,8 +39,6 @@ def _save(fig, stem: str) -> list[str]:
 
 
 def figure_bounds(stem: str) -> list[str]:
-    from verify.bounds import transformer_claim
-
     sizes = [2 ** k for k in range(3, 17)]
     tasks = list(TITLES)
     with plt.rc_context(STYLE):
@@ -50,7 +49,7 @@ def figure_bounds(stem: str) -> list[str]:
             rnn_bits = [B.bits(task, m, 2, c) for m in ns]
             if task == "istree":
                 rnn_bits = [B.istree_proven_bits(m) for m in ns]
-            claim = transformer_claim(task)
+            claim = registry.claim_of(task, "transformer", 8) if task in registry.tasks() else None
             top, bottom = axes[0, col], axes[1, col]
             for k, p in enumerate(PRECISIONS):
                 pts = [(m, B.lambda_min(b, p)) for m, b in zip(ns, rnn_bits) if b is not None]

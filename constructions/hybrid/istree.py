@@ -156,7 +156,7 @@ def unique_match_head(layout: Layout, *, key: Quantity, query: Quantity, values:
 
 
 def claim(n: int | None = None) -> dict:
-    return {"depth": 2, "top_heads": 3, "width": 77, "state_dim": 37}
+    return {"depth": 3, "rnn_depth": 2, "heads": 3, "width": 77, "state_dim": 37}
 
 
 def build_istree_hybrid(n: int, *, beta: float | None = None) -> Hybrid:

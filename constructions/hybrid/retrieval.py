@@ -35,14 +35,15 @@ from theory.tasks import ar, cgram, counting, index
 
 
 def claim(task: str, c: int = 3) -> dict:
-    """Depth of the RNN, heads of the top block, residual width, RNN state dimension."""
+    """Blocks (the RNN's and the top one), heads of the top block, residual width, RNN state dimension."""
     lags = {"index": 0, "ar": 1, "cgram": c - 1, "counting": 1}[task]
     positions = task != "counting"
     embedding = 11 if task == "counting" else 10  # num, num_sq, 8 specials (+ the token "0")
     # + shift register, + one (rpos, rpos_sq), + the answer/count coordinate, + pos
     width = embedding + len(prev_names(lags)) + (3 if positions else 1) + 1 + 1
     state = (2 * (lags + 1) if lags else 0) + (1 if positions else 0)
-    return {"depth": 2 if positions else 1, "top_heads": 1, "width": width, "state_dim": state}
+    rnn_depth = 2 if positions else 1
+    return {"depth": rnn_depth + 1, "rnn_depth": rnn_depth, "heads": 1, "width": width, "state_dim": state}
 
 
 def _hybrid(vocab, layout, rnn_blocks, top: Block, meta: dict) -> Hybrid:
@@ -136,33 +137,3 @@ def build_counting_hybrid(n: int, *, beta: float | None = None) -> Hybrid:
                    Block([head], top.build(), "top: COUNT the query, compare with t"),
                    {"builder": "build_counting_hybrid", "task": "counting", "n": n,
                     "theorem": "Thm 5.6 (Counting)", "claim": claim("counting")})
-
-
-def hybrid_retrieval_builders() -> dict:
-    """verify.retrieval's MODEL_BUILDERS entry: task -> builder(n, c)."""
-    return {"index": lambda n, c: _with_parameters(build_index_hybrid(n)),
-            "ar": lambda n, c: _with_parameters(build_ar_hybrid(n)),
-            "cgram": lambda n, c: _with_parameters(build_cgram_hybrid(n, c)),
-            "counting": lambda n, c: _with_parameters(build_counting_hybrid(n))}
-
-
-def parameters(model: Hybrid) -> list[np.ndarray]:
-    """Every weight array of a hybrid: the RNN's linear units and FFNs, then the top block."""
-    out = []
-    for b in model.rnn.blocks:
-        out += [b.unit.A, b.unit.B]
-        if b.ffn is not None:
-            f = b.ffn
-            out += [f.W_1, f.b_1, f.W_2, f.b_2, f.W_3, f.b_3]
-    for h in model.top.heads:
-        out += [h.W_Q, h.W_K, h.W_V]
-    if model.top.ffn is not None:
-        f = model.top.ffn
-        out += [f.W_1, f.b_1, f.W_2, f.b_2, f.W_3, f.b_3]
-    return out
-
-
-def _with_parameters(model: Hybrid) -> Hybrid:
-    """verify.retrieval hashes ``model.parameters()``, which the runtime's Hybrid lacks (reported)."""
-    model.parameters = lambda: parameters(model)  # type: ignore[attr-defined]
-    return model

@@ -246,7 +246,7 @@ def _delta_table(ffn: FFNSpec, enc: Encoding, tok: dict[str, str]) -> None:
 
 
 def claim(machine: Machine) -> dict:
-    return {"depth": 2, "top_heads": 1, "state_dim": 24,
+    return {"depth": 3, "rnn_depth": 2, "heads": 1, "state_dim": 24,
             "width": 2 + len(trace_vocabulary(machine)) + 8 + len(scratch_names()) + 1}
 
 

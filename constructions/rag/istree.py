@@ -4,7 +4,7 @@ retrieval DFS in O(n) CoT; the RNN never stores the stack.
 Format: the authors' simplified retrieval format (spec §5.1) with real regexes, not Algorithm 2 as
 printed: Algorithm 2's r1/r3 alternations have several capture groups (``group(1)`` is ill-defined)
 and its records are looked up with ``\\b`` patterns that fail next to special tokens. Here
-(:func:`theory.rag_trace.istree_rag_trace`) parent records ``w par v`` live in the CoT, every DFS step
+(:func:`theory.rag.istree.istree_rag_trace`) parent records ``w par v`` live in the CoT, every DFS step
 restates its state ``step v v'``, edge searches return the whole edge ``a ~ b`` (one group; the other
 endpoint is a + b - v) and a lookahead for ``<se[p]>`` confines them to the prompt. The stack is the
 chain of parent records, fetched by retrieval when the DFS returns.
@@ -41,13 +41,14 @@ from constructions.rag.gates import cancel_embedding, hat
 from constructions.runtime.builder import FFNSpec, Form, LinearUnitSpec
 from constructions.runtime.layout import Layout
 from constructions.runtime.rnn import LinearRNN, RNNBlock
-from theory import rag_trace as rt
+from theory.rag import istree as rt
+from theory.rag.retrieval import GRAM_LEFT
 from theory.tokens import BOS, END_SEARCH, FAILED, NO, SEP, START_SEARCH, TILDE, YES, Vocab
 
 LAGS = 19
 NUM = "num"  # condition "the token is a number" (special index 0)
 PAR, STEP, NEW = rt.ISTREE_PAR, rt.ISTREE_STEP, rt.ISTREE_NEW
-LEFT, LC, OR = rt.GRAM_LEFT, rt.ISTREE_LOOKUP_CLOSE, rt.ISTREE_OR
+LEFT, LC, OR = GRAM_LEFT, rt.ISTREE_LOOKUP_CLOSE, rt.ISTREE_OR
 EO, EC, LA, MID = rt.ISTREE_FIRST_OPEN, rt.ISTREE_EDGE_CLOSE, rt.ISTREE_NEXT_OPEN, rt.ISTREE_NEXT_MID
 SS, ES = START_SEARCH, END_SEARCH
 
@@ -61,7 +62,7 @@ def _rules(n: int) -> list[tuple[list, object]]:
     """(conditions, emission). A condition is ("sp", k, token) = the token k back is ``token``
     (NUM: a number), ("eq", form) / ("ne", form) = an integer form is / is not 0. The emission is a
     special token name or a number form. Lags are those of the sequence in
-    theory.rag_trace.istree_rag_trace (e.g. in ``a ~ b`` right after a FIRST scan, b is 0 back, a 2,
+    theory.rag.istree.istree_rag_trace (e.g. in ``a ~ b`` right after a FIRST scan, b is 0 back, a 2,
     the query's last v 5 and the parent p 10)."""
     def sp(k, t):
         return ("sp", k, t)

@@ -1,7 +1,7 @@
 """Thm 5.2 (corrected, spec §3.6): Linear RNNs with in-context regex RAG for Index, AR, c-gram
 retrieval and Counting.
 
-Each model emits the sequence of :mod:`theory.rag_trace` (``index_rag_trace`` .. ``counting_rag_trace``):
+Each model emits the sequence of :mod:`theory.rag.retrieval` (``index_rag_trace`` .. ``counting_rag_trace``):
 ``<StartSearch>``, a pattern, ``<EndSearch>``, the retrieved token(s) (supplied by the retriever), the
 answer. Everything is driven by one offset:
 
@@ -32,7 +32,7 @@ from constructions.rag.gates import cancel_embedding, ge1, hat
 from constructions.runtime.builder import FFNSpec, Form, LinearUnitSpec
 from constructions.runtime.layout import Layout
 from constructions.runtime.rnn import LinearRNN, RNNBlock
-from theory import rag_trace as rt
+from theory.rag import retrieval as rt
 from theory.tasks import ar, cgram, counting, index
 from theory.tokens import END_SEARCH, FAILED, NO, START_SEARCH, YES, Vocab
 
@@ -185,9 +185,3 @@ def claim(task: str, c: int = 3) -> dict:
             "ar": {"depth": 1, "state_dim": 5, "cot": "7"},
             "cgram": {"depth": 1, "state_dim": c + 3, "cot": f"{c + 5}"},
             "counting": {"depth": 2, "state_dim": 7, "cot": "t + 7"}}[task]
-
-
-def rag_retrieval_builders() -> dict:
-    """verify.retrieval's MODEL_BUILDERS entry: task -> builder(n, c)."""
-    return {"index": lambda n, c: build_rag_index(n), "ar": lambda n, c: build_rag_ar(n),
-            "cgram": lambda n, c: build_rag_cgram(n, c), "counting": lambda n, c: build_rag_counting(n)}

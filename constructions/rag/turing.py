@@ -1,6 +1,6 @@
 """Thm 5.4: a Linear RNN with in-context regex RAG that simulates a user-given Turing machine.
 
-The generated sequence is :func:`theory.rag_trace.tm_rag_trace` (phase 1: copy the input into
+The generated sequence is :func:`theory.rag.turing.tm_rag_trace` (phase 1: copy the input into
 records ``c_i, x_i, c_i`` with unary Index queries; phase 2: per step a newest-record lookup of the
 head cell, then the record ``p, w, p, q', m``; finally YES/NO). The tape lives in the context; the
 state holds O(1) numbers (spec §4.5):
@@ -42,7 +42,8 @@ from constructions.rag.gates import cancel_embedding, emit_number_gated, ge1, ha
 from constructions.runtime.builder import FFNSpec, LinearUnitSpec
 from constructions.runtime.layout import Layout
 from constructions.runtime.rnn import LinearRNN, RNNBlock
-from theory import rag_trace as rt
+from theory.rag import turing as rt
+from theory.tasks.turing import tm_domain
 from theory.tokens import END_SEARCH, FAILED, NO, START_SEARCH, YES, Vocab
 from theory.turing import DEFAULT_MAX_STEPS, MOVES, Machine, load_machine, move_token, state_token, symbol_token
 
@@ -82,7 +83,7 @@ def build_rag_turing(machine: Machine | str, n_max: int, *, offset: int | None =
     alphabet|); CoT length sum_{i<=n}(i + 7) + 12 T + 1 (unary Index queries make phase 1 O(n^2)).
     Number tokens: ``n_vocab`` must cover every cell token ``cell + offset`` of the domain; by
     default both are computed by running the machine on every input of length <= n_max
-    (:func:`theory.rag_trace.tm_domain`).
+    (:func:`theory.tasks.turing.tm_domain`).
     """
     if isinstance(machine, str):
         machine = load_machine(machine)
@@ -90,7 +91,7 @@ def build_rag_turing(machine: Machine | str, n_max: int, *, offset: int | None =
         import itertools
 
         words = (w for n in range(n_max + 1) for w in itertools.product(machine.alphabet, repeat=n))
-        dom = rt.tm_domain(machine, words, n_max, max_steps=max_steps)
+        dom = tm_domain(machine, words, n_max, max_steps=max_steps)
         offset = dom.offset if offset is None else offset
         n_vocab = dom.n_vocab if n_vocab is None else n_vocab
     vocab = Vocab(max(int(n_vocab), n_max + offset, 1), rt.tm_vocabulary_extra(machine))

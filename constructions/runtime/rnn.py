@@ -20,7 +20,8 @@ import numpy as np
 
 from constructions.runtime.arithmetic import FLOAT64, Mode
 from constructions.runtime.layout import Layout
-from constructions.runtime.transformer import FFN, Block, Transformer, block_forward, ffn_forward
+from constructions.runtime.transformer import (FFN, Block, Transformer, block_arrays, block_forward,
+                                               ffn_arrays, ffn_forward, model_shape)
 from theory.tokens import Vocab
 
 
@@ -95,9 +96,22 @@ class LinearRNN(RNN):
     def logits(self, residual, mode: Mode = FLOAT64) -> np.ndarray:
         return Transformer(self.vocab, self.layout, []).logits(residual, mode)
 
-    def size(self) -> dict[str, Any]:
-        return {"depth": len(self.blocks), "width": self.d, "state_dim": self.state_dim,
-                "ffn_width": max((b.ffn.width for b in self.blocks if b.ffn is not None), default=0)}
+    def named_arrays(self) -> dict[str, np.ndarray]:
+        """``rnn.block{i}.unit.A|B`` and ``rnn.block{i}.ffn.W_1 .. b_3`` (see Transformer.named_arrays)."""
+        out: dict[str, np.ndarray] = {}
+        for i, block in enumerate(self.blocks):
+            out[f"rnn.block{i}.unit.A"] = block.unit.A
+            out[f"rnn.block{i}.unit.B"] = block.unit.B
+            if block.ffn is not None:
+                out.update(ffn_arrays(block.ffn, f"rnn.block{i}"))
+        return out
+
+    def signature(self) -> dict[str, Any]:
+        return {"kind": self.kind, "n": self.vocab.n, "extra": list(self.vocab.extra),
+                "layout": list(self.layout.names)}
+
+    def shape(self) -> dict[str, Any]:
+        return model_shape(self, attention=[], rnn_blocks=self.blocks)
 
 
 def run_linear_unit(unit: LinearUnit, x: np.ndarray, mode: Mode) -> np.ndarray:
@@ -147,14 +161,11 @@ class Hybrid:
     def logits(self, residual, mode: Mode = FLOAT64) -> np.ndarray:
         return self._as_transformer().logits(residual, mode)
 
-    def kv_cache_numbers(self, length: int) -> int:
-        """Numbers the attention layer keeps for a context of ``length`` tokens (keys + values)."""
-        per_position = 0
-        for head in self.top.heads:
-            cols, wq, wk, v_cols, v_rows, wv = head.sparse()
-            per_position += wk.shape[1] + len(v_rows)
-        return per_position * int(length)
+    def named_arrays(self) -> dict[str, np.ndarray]:
+        return {**self.rnn.named_arrays(), **block_arrays(self.top, "top")}
 
-    def size(self) -> dict[str, Any]:
-        return {**self.rnn.size(), "top_heads": len(self.top.heads),
-                "top_ffn_width": self.top.ffn.width if self.top.ffn is not None else 0}
+    def signature(self) -> dict[str, Any]:
+        return {**self.rnn.signature(), "kind": self.kind, "score_scale": self.score_scale}
+
+    def shape(self) -> dict[str, Any]:
+        return model_shape(self, attention=[self.top], rnn_blocks=self.rnn.blocks)

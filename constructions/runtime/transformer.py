@@ -27,6 +27,7 @@ import numpy as np
 
 from constructions.runtime.arithmetic import FLOAT64, Mode
 from constructions.runtime.layout import Layout
+from theory.precision import bits_needed
 from theory.tokens import Vocab
 
 
@@ -35,6 +36,10 @@ def _nonzero_cols(*mats: np.ndarray) -> np.ndarray:
     for m in mats:
         mask |= np.any(m != 0, axis=0)
     return np.flatnonzero(mask)
+
+
+HEAD_FIELDS = ("W_Q", "W_K", "W_V")
+FFN_FIELDS = ("W_1", "b_1", "W_2", "b_2", "W_3", "b_3")
 
 
 @dataclass
@@ -101,31 +106,22 @@ class Transformer:
     def scale(self) -> float:
         return 1.0 / np.sqrt(self.d) if self.score_scale is None else float(self.score_scale)
 
-    # -- size ---------------------------------------------------------------------------------
-    def parameters(self) -> list[np.ndarray]:
-        out = []
-        for block in self.blocks:
-            for head in block.heads:
-                out += [head.W_Q, head.W_K, head.W_V]
-            if block.ffn is not None:
-                f = block.ffn
-                out += [f.W_1, f.b_1, f.W_2, f.b_2, f.W_3, f.b_3]
+    # -- the model interface (shared with LinearRNN and Hybrid) ---------------------------------
+    def named_arrays(self) -> dict[str, np.ndarray]:
+        """Every weight array under a name that says where it sits (``block3.head1.W_Q``): the only
+        input to the weights hash and to ``.npz`` saving (:mod:`constructions.runtime.io`)."""
+        out: dict[str, np.ndarray] = {}
+        for i, block in enumerate(self.blocks):
+            out.update(block_arrays(block, f"block{i}"))
         return out
 
-    def size(self) -> dict[str, Any]:
-        from theory.precision import bits_needed
+    def signature(self) -> dict[str, Any]:
+        """What besides the arrays fixes the function: kind, vocabulary, layout, score scale."""
+        return {"kind": self.kind, "n": self.vocab.n, "extra": list(self.vocab.extra),
+                "layout": list(self.layout.names), "score_scale": self.score_scale}
 
-        params = np.concatenate([p.ravel() for p in self.parameters()]) if self.blocks else np.zeros(0)
-        return {
-            "depth": len(self.blocks),
-            "width": self.d,
-            "heads": max((len(b.heads) for b in self.blocks), default=0),
-            "heads_total": sum(len(b.heads) for b in self.blocks),
-            "ffn_width": max((b.ffn.width for b in self.blocks if b.ffn is not None), default=0),
-            "nonzero_parameters": int(np.count_nonzero(params)),
-            "max_abs_parameter": float(np.abs(params).max()) if params.size else 0.0,
-            "parameter_bits": bits_needed(params),
-        }
+    def shape(self) -> dict[str, Any]:
+        return model_shape(self, attention=self.blocks, rnn_blocks=[])
 
     # -- forward ------------------------------------------------------------------------------
     def embed(self, ids: np.ndarray, mode: Mode = FLOAT64) -> np.ndarray:
@@ -158,6 +154,55 @@ class Transformer:
         z = mode.matmul(residual[..., : e.shape[1]], e.T)
         z[..., 0] = -np.inf
         return z
+
+
+def block_arrays(block: Block, prefix: str) -> dict[str, np.ndarray]:
+    """A block's arrays by name: ``{prefix}.head{j}.W_Q|W_K|W_V`` and ``{prefix}.ffn.W_1 .. b_3``."""
+    out = {}
+    for j, head in enumerate(block.heads):
+        for f in HEAD_FIELDS:
+            out[f"{prefix}.head{j}.{f}"] = getattr(head, f)
+    if block.ffn is not None:
+        out.update(ffn_arrays(block.ffn, prefix))
+    return out
+
+
+def ffn_arrays(ffn: FFN, prefix: str) -> dict[str, np.ndarray]:
+    return {f"{prefix}.ffn.{f}": getattr(ffn, f) for f in FFN_FIELDS}
+
+
+def kv_numbers_per_position(head: Head) -> int:
+    """Numbers one head keeps per cached position: its key features and its nonzero value rows."""
+    return int(head.W_K.shape[0] + np.count_nonzero(np.any(head.W_V != 0, axis=1)))
+
+
+def model_shape(model, attention: list[Block], rnn_blocks: list) -> dict[str, Any]:
+    """The size of any runtime model, one convention for all kinds.
+
+    depth counts every block (a hybrid's RNN blocks and its attention block); heads is the most in
+    one attention block; kv_per_position the numbers all heads cache per position (keys + values);
+    state_dim is Lambda, the RNN state (Def 3.3); parameter statistics cover every named array.
+    """
+    arrays = list(model.named_arrays().values())
+    params = np.concatenate([a.ravel() for a in arrays]) if arrays else np.zeros(0)
+    ffns = [b.ffn for b in list(rnn_blocks) + list(attention) if b.ffn is not None]
+    return {
+        "kind": model.kind,
+        "depth": len(rnn_blocks) + len(attention),
+        "rnn_depth": len(rnn_blocks),
+        "width": len(model.layout),
+        "heads": max((len(b.heads) for b in attention), default=0),
+        "heads_per_block": [0] * len(rnn_blocks) + [len(b.heads) for b in attention],
+        "heads_total": sum(len(b.heads) for b in attention),
+        "ffn_width": max((f.width for f in ffns), default=0),
+        "state_dim": int(sum(len(b.unit.state_rows()) for b in rnn_blocks)),
+        "kv_per_position": sum(kv_numbers_per_position(h) for b in attention for h in b.heads),
+        "parameters": int(params.size),
+        "nonzero_parameters": int(np.count_nonzero(params)),
+        "max_abs_parameter": float(np.abs(params).max()) if params.size else 0.0,
+        "parameter_bits": bits_needed(params),
+    }
+
 
 
 def block_forward(block: Block, x: np.ndarray, causal: np.ndarray, scale: float, mode: Mode,

@@ -63,6 +63,8 @@ SCRATCH = [
     "vis",                                                                    # block 7 A
 ]
 
+CLAIM = {"depth": 7, "heads": 3, "heads_total": 10, "width": 58, "ffn_width": 16}
+
 NOT_BOS = {"one": 1.0, BOS: -1.0}  # 1 at every real position but the sink (position 1)
 
 

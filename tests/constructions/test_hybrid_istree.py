@@ -13,6 +13,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from constructions import registry
 from constructions.hybrid.istree import build_istree_hybrid, claim, max_cot_length
 from constructions.runtime import io as model_io
 from constructions.runtime.arithmetic import FLOAT64
@@ -20,10 +21,14 @@ from constructions.runtime.decode import greedy
 from theory.hybrid_trace import istree_hybrid_trace
 from theory.tasks import istree as task
 from theory.tokens import NO, YES
-from verify import istree as vi
-from verify.compare import random_tree
+from theory.tasks.istree import IstreeTask
+from verify import core
 
-KIND = vi.MODEL_KINDS["hybrid"]
+KIND = registry.get("istree", "hybrid")
+
+
+def random_tree(n, rng):
+    return task.sample_graph(n, "tree", rng)
 
 
 def _nx_tree(n, edges):
@@ -58,23 +63,22 @@ def test_cot_length_grows_like_n_log_n():
 
 def test_size_is_constant():
     for n in (4, 9, 40):
-        s = build_istree_hybrid(n).size()
+        s = build_istree_hybrid(n).shape()
         assert {k: s[k] for k in claim()} == claim() and s["width"] == 77
 
 
 def test_all_graphs_n5():
     model = build_istree_hybrid(5)
     graphs = [list(e) for m in (3, 4, 5) for e in itertools.combinations(itertools.combinations(range(1, 6), 2), m)]
-    ok, first_bad, seqs, nx_bad = vi.check_graphs(model, KIND, 5, graphs, FLOAT64)
-    assert ok.all() and not nx_bad
+    res = core.check(KIND, IstreeTask(5), model, graphs, FLOAT64)
+    assert res.checked == len(graphs) and res.failed == 0
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(4, 10), st.integers(0, 2**31 - 1), st.sampled_from(task.FAMILIES))
 def test_random_graphs(n, seed, family):
     edges = task.sample_graph(n, family, np.random.default_rng(seed))
-    ok, _, _, nx_bad = vi.check_graphs(build_istree_hybrid(n), KIND, n, [edges], FLOAT64)
-    assert ok.all() and not nx_bad
+    assert core.check(KIND, IstreeTask(n), build_istree_hybrid(n), [edges], FLOAT64).failed == 0
 
 
 def test_greedy_decoding_reproduces_the_trace():

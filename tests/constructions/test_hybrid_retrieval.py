@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from constructions import registry
 from constructions.hybrid import retrieval as H
 from constructions.runtime import io as model_io
 from constructions.runtime.arithmetic import FLOAT64, HARD
@@ -14,6 +15,7 @@ from constructions.runtime.decode import teacher_force
 from tests.strategies import ar_instances, cgram_instances, counting_instances, index_instances
 from theory.tasks import ar, cgram, counting, index
 from theory.tasks.common import Batch
+from verify import core
 from verify import retrieval as vr
 
 BUILD = {"index": lambda n: H.build_index_hybrid(n), "ar": H.build_ar_hybrid,
@@ -21,8 +23,8 @@ BUILD = {"index": lambda n: H.build_index_hybrid(n), "ar": H.build_ar_hybrid,
 
 
 def _shape(model):
-    s = model.size()
-    return {k: s[k] for k in ("depth", "top_heads", "width", "state_dim")}
+    s = model.shape()
+    return {k: s[k] for k in ("depth", "rnn_depth", "heads", "width", "state_dim")}
 
 
 @pytest.mark.parametrize("n", [4, 16, 256])
@@ -46,7 +48,8 @@ def test_exhaustive_against_reference_solvers(mode):
     n = 5
     for task, build in BUILD.items():
         model = build(n)
-        for _, batch in vr.TASKS[task].exhaustive(n, 3):
+        t = registry.task_class(task)(n)
+        for _, batch, _ in t.exhaustive_batches():
             got, ok = _answers(model, batch, mode)
             assert ok.all(), task
             for r in range(0, len(batch), max(1, len(batch) // 200)):  # solver calls are slow Python
@@ -103,10 +106,10 @@ def test_counting_random(inst):
 
 
 def test_memory_split_state_vs_kv_cache():
-    # The RNN state is constant in n; the KV cache grows with the context (Def 5.5, spec §1.6).
+    # The RNN state is constant in n; the KV cache grows with the context (Def 5.5).
     small, big = H.build_ar_hybrid(8), H.build_ar_hybrid(512)
     assert small.rnn.state_dim == big.rnn.state_dim == 5
-    assert small.kv_cache_numbers(10) == 4 * 10 and big.kv_cache_numbers(515) == 4 * 515
+    assert small.shape()["kv_per_position"] == big.shape()["kv_per_position"] == 4
 
 
 def test_corrupted_weights_fail_the_checker(tmp_path):
@@ -118,10 +121,11 @@ def test_corrupted_weights_fail_the_checker(tmp_path):
     bad = tmp_path / "bad.npz"
     np.savez(bad, **arrays)
     loaded = model_io.load(str(bad))
-    checked, failures, kept, _ = vr.run(loaded, vr.TASKS["ar"].exhaustive(5, 3), FLOAT64, False)
-    assert failures > 0 and kept and kept[0]["expected"] != kept[0]["got"]
+    construction, task = registry.get("ar", "hybrid"), registry.task_class("ar")(5)
+    res = core.run(construction, task, loaded, task.domain(), FLOAT64, progress=False)
+    assert res.failed > 0 and res.failures and res.failures[0]["expected"] != res.failures[0]["got"]
     # the unmodified file passes the same check
-    assert vr.run(model_io.load(str(path)), vr.TASKS["ar"].exhaustive(5, 3), FLOAT64, False)[1] == 0
+    assert core.run(construction, task, model_io.load(str(path)), task.domain(), progress=False).failed == 0
 
 
 @pytest.mark.parametrize("task", sorted(BUILD))

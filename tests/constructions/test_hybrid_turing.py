@@ -10,36 +10,39 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from constructions import registry
 from constructions.hybrid.turing import build_hybrid_palindrome, build_turing_hybrid, claim
 from constructions.runtime import io as model_io
 from constructions.runtime.decode import greedy, teacher_force
 from theory.hybrid_trace import tm_hybrid_trace
 from theory.tokens import NO, YES
 from theory.turing import Machine, StepLimitExceeded, latest_cell_value, list_machines, load_machine, run
+from theory.tasks.turing import TuringTask
+from verify import core
 from verify import turing as vt
 
-KIND = vt.MODEL_KINDS["hybrid"]
+KIND = registry.get("turing", "hybrid")
 
 
 def _check(machine, max_len):
-    words = list(vt.words_up_to(machine, max_len))
-    bounds = vt.domain_bounds(machine, words, max_len)
-    model = KIND.build(machine, max_len, bounds.offset, bounds.n_vocab)
-    ok, first_bad, *_ = vt.check_words(model, KIND, machine, words, bounds.offset)
-    return model, words, bounds, ok
+    task = TuringTask(machine, max_len)
+    model = KIND.build(task)
+    res = core.check(KIND, task, model, task.words)
+    return model, task.words, task.bounds, res
 
 
 @pytest.mark.parametrize("name", [m for m in list_machines() if m != "binary_add"])
 def test_library_machines_all_inputs(name):
     machine = load_machine(name)
-    model, words, bounds, ok = _check(machine, 5)
-    assert ok.all()
-    size = model.size()
+    model, words, bounds, res = _check(machine, 5)
+    assert res.checked == len(words) == 63 and res.failed == 0
+    size = model.shape()
     assert {k: size[k] for k in claim(machine)} == claim(machine)
 
 
 def test_binary_add_short_inputs():
-    assert _check(load_machine("binary_add"), 3)[3].all()
+    res = _check(load_machine("binary_add"), 3)[3]
+    assert res.checked == 85 and res.failed == 0
 
 
 def test_reference_agrees_with_interpreter_and_lemma_c31():
@@ -106,9 +109,7 @@ def test_random_machines_against_the_interpreter(machine):
 
 def test_corrupted_weight_is_caught(tmp_path, capsys):
     machine = load_machine("parity")
-    words = list(vt.words_up_to(machine, 3))
-    bounds = vt.domain_bounds(machine, words, 3)
-    model = KIND.build(machine, 3, bounds.offset, bounds.n_vocab)
+    model = KIND.build(TuringTask(machine, 3))
     model.top.heads[0].W_V[:] = 0.0  # MatchClose reads nothing: every cell looks blank
     path = tmp_path / "bad.npz"
     model_io.save(model, str(path))

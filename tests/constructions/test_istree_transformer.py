@@ -7,15 +7,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from constructions.registry import get
+from constructions import registry
 from constructions.runtime.arithmetic import HARD, Rp
 from constructions.runtime.decode import greedy
 from constructions.transformer.istree import build_istree_transformer
 from theory.tasks import istree as task
 from theory.tokens import NO, YES
-from verify.istree import MODEL_KINDS, check_graphs
+from theory.tasks.istree import IstreeTask
+from verify import core
 
-KIND = MODEL_KINDS["transformer"]
+KIND = registry.get("istree", "transformer")
 _MODELS: dict[int, object] = {}
 
 
@@ -27,13 +28,12 @@ def model(n):
 
 def passes(n, graphs, mode=None):
     kwargs = {} if mode is None else {"mode": mode}
-    ok, first_bad, _, nx_bad = check_graphs(model(n), KIND, n, graphs, **kwargs)
-    return ok.all() and not nx_bad
+    return core.check(KIND, IstreeTask(n), model(n), graphs, **kwargs).failed == 0
 
 
 def test_size_is_independent_of_n_and_matches_registry():
-    claim = get("istree/transformer").claim
-    sizes = [build_istree_transformer(n).size() for n in (4, 8, 16, 64, 256)]
+    claim = KIND.claim(IstreeTask(4))
+    sizes = [build_istree_transformer(n).shape() for n in (4, 8, 16, 64, 256)]
     for s in sizes:
         assert (s["depth"], s["heads"], s["width"]) == (claim["depth"], claim["heads"], claim["width"])
         assert s["heads_total"] == sizes[0]["heads_total"] and s["ffn_width"] == sizes[0]["ffn_width"]
@@ -57,9 +57,9 @@ def test_any_edge_count(n, data):
 
 
 def test_spec_hard_cases():
-    # spec §8.3 item 4: equidistant records made the printed schedule emit a vertex "12"
+    # equidistant records made the paper's 9-layer schedule emit a vertex "12" (docs/istree.md)
     tie = [(5, 8), (3, 5), (2, 5), (1, 5), (5, 9), (4, 8), (6, 8), (7, 9)]
-    # item 6: a position-only YES test is fooled by m = n + 3, a path on 1..n-6 plus 10 edges on the rest
+    # a position-only YES test is fooled by m = n + 3, a path on 1..n-6 plus 10 edges on the rest
     n = 12
     path = [(i, i + 1) for i in range(1, n - 6)]
     rest = [(a, b) for a in range(n - 5, n + 1) for b in range(a + 1, n + 1)][:10]
@@ -81,7 +81,8 @@ def test_greedy_generation_reproduces_reference():
 def test_hard_mode_and_rp_mode():
     graphs = [task.sample_graph(5, f, np.random.default_rng(i)) for i, f in enumerate(task.FAMILIES * 3)]
     assert passes(5, graphs, HARD)
-    assert passes(4, graphs[:2] and [[(1, 2), (2, 3), (3, 4)], [(1, 2), (1, 3), (2, 3)]], Rp(39))
+    every_tree_candidate = IstreeTask(4).domain().chunk(0)[1].instances  # all 20 graphs with 3 edges
+    assert len(every_tree_candidate) == 20 and passes(4, every_tree_candidate, Rp(39))
     assert not passes(4, [[(1, 2), (2, 3), (3, 4)]], Rp(21))  # too few bits: the scores saturate
 
 
@@ -91,5 +92,4 @@ def test_zeroing_a_head_value_map_breaks_it(block, head):
     h = next(h for h in m.blocks[block].heads if h.name == head)
     h.W_V[:] = 0
     graphs = [task.sample_graph(6, "uniform", np.random.default_rng(s)) for s in range(20)]
-    ok, *_ = check_graphs(m, KIND, 6, graphs)
-    assert not ok.all()
+    assert core.check(KIND, IstreeTask(6), m, graphs).failed > 0

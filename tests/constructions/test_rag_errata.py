@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 from constructions.runtime.retrieve import Retriever
-from theory import rag_trace as rt
+from theory.rag import turing as rt
 from theory.tokens import END_SEARCH, FAILED, START_SEARCH, Vocab
 
 

@@ -16,7 +16,8 @@ from constructions.rag.turing import build_rag_turing
 from constructions.runtime.decode import model_check_mask, retrieval_positions, teacher_force
 from constructions.runtime.retrieve import Retriever
 from theory import bounds
-from theory import rag_trace as rt
+from theory.rag import turing as rt
+from theory.tasks.turing import tm_prompt
 from theory.turing import load_machine
 
 
@@ -24,7 +25,7 @@ def _measure(n: int, rng) -> tuple[int, int, bool]:
     machine = load_machine("parity")
     model = build_rag_turing(machine, n, offset=0, n_vocab=n + 2)
     word = [str(b) for b in rng.integers(0, 2, n)]
-    prompt = rt.tm_prompt(machine, word)
+    prompt = tm_prompt(machine, word)
     ids = model.vocab.ids(prompt + rt.tm_rag_trace(machine, word))
     x = model.forward(ids[None])
     rows = sorted({int(r) for b in model.blocks for r in b.unit.state_rows()})

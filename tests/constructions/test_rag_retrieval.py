@@ -11,16 +11,17 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 
+from constructions import registry
 from constructions.rag import retrieval as R
 from constructions.runtime import io as model_io
 from constructions.runtime.arithmetic import FLOAT64, Mode
 from constructions.runtime.decode import greedy
 from constructions.runtime.retrieve import Retriever
-from theory import rag_trace as rt
+from theory.rag import retrieval as rt
 from theory.tasks.common import Batch
 from theory.tokens import BOS, FAILED, NO, YES
 from tests import strategies as S
-from verify import rag_check
+from verify import core
 from verify import retrieval as vr
 
 BUILD = {"index": R.build_rag_index, "ar": R.build_rag_ar, "cgram": lambda n: R.build_rag_cgram(n, 3),
@@ -53,6 +54,11 @@ def _brute(task, inst):
     return YES if x.count(q) > t else NO
 
 
+def _task(task, inst):
+    n = inst[0]
+    return registry.task_class(task)(n, inst[1]) if task == "cgram" else registry.task_class(task)(n)
+
+
 def _model(task, inst):
     n = inst[0]
     return R.build_rag_cgram(n, inst[1]) if task == "cgram" else BUILD[task](n)
@@ -80,8 +86,8 @@ def test_models_reproduce_the_reference_on_random_instances(case):
     model = _model(task, inst)
     prompt = _prompt(task, inst)
     batch = Batch.from_sequences(model.vocab, [prompt + [_brute(task, inst)]])
-    ok, *_ = rag_check.check_batch(model, batch, FLOAT64)
-    assert ok.all()
+    t = _task(task, inst)
+    assert core.check(registry.get(task, "rag"), t, model, batch, FLOAT64).failed == 0
 
 
 @pytest.mark.parametrize("task", sorted(BUILD))
@@ -96,10 +102,10 @@ def test_paper_precision_and_greedy_decoding(task):
     # decoding with the retriever reproduces the reference
     n = 5
     model = BUILD[task](n)
-    parts = vr.TASKS[task].exhaustive(n, 3)
-    for _, batch in parts:
-        ok, *_ = rag_check.check_batch(model, batch, Mode("rp", 17))
-        assert ok.all()
+    t = registry.task_class(task)(n)
+    parts = t.exhaustive_batches()
+    for _, batch, _ in parts:
+        assert core.check(registry.get(task, "rag"), t, model, batch, Mode("rp", 17)).failed == 0
     batch = parts[0][1]
     vocab, retriever = model.vocab, Retriever(model.vocab)
     for r in range(0, len(batch), 97):

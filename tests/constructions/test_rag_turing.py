@@ -10,14 +10,15 @@ from constructions.rag.turing import build_rag_turing
 from constructions.runtime.arithmetic import Rp
 from constructions.runtime.decode import greedy
 from constructions.runtime.retrieve import Retriever
-from theory import rag_trace as rt
+from theory.rag import turing as rt
+from theory.tasks.turing import tm_prompt
 from theory.turing import list_machines, load_machine
 
 
 @pytest.mark.parametrize("name", list_machines())
 def test_claimed_size_is_independent_of_n(name):
     machine = load_machine(name)
-    sizes = {(m.size()["depth"], m.state_dim) for m in
+    sizes = {(m.shape()["depth"], m.state_dim) for m in
              (build_rag_turing(machine, n, offset=n, n_vocab=4 * n) for n in (2, 5, 9, 33))}
     assert sizes == {(4, 21)}
 
@@ -26,7 +27,7 @@ def _greedy(model, machine, word, mode=None):
     vocab = model.vocab
     reference = rt.tm_rag_trace(machine, word, offset=model.meta["offset"])
     kwargs = {} if mode is None else {"mode": mode}
-    out, stopped = greedy(model, list(vocab.ids(rt.tm_prompt(machine, word))), {vocab.id("YES"), vocab.id("NO")},
+    out, stopped = greedy(model, list(vocab.ids(tm_prompt(machine, word))), {vocab.id("YES"), vocab.id("NO")},
                           len(reference) + 5, retriever=Retriever(vocab), **kwargs)
     return vocab.tokens(out), reference, stopped
 

@@ -153,7 +153,7 @@ def test_hybrid_is_rnn_then_one_block_and_counts_kv_cache():
     hyb = Hybrid(rnn, Block([h.build()]), score_scale=1.0)
     x = hyb.forward(np.array([[4, 2, 3]]))[0, :, lay["avg"]]
     np.testing.assert_allclose(x, [4, 3, 3])
-    assert hyb.kv_cache_numbers(10) == 10 * (1 + 1)
+    assert hyb.shape()["kv_per_position"] == 1 + 1  # one key feature, one value row
 
 
 def counter_model():

@@ -26,7 +26,7 @@ def test_table_rows_and_memory_split(tmp_path, capsys):
     model = build_index_hybrid(4)
     p = vc.precision_for(hybrid["longest_sequence"])
     assert hybrid["state_bits"] == model.rnn.state_dim * p
-    assert hybrid["kv_cache_bits"] == model.kv_cache_numbers(hybrid["longest_sequence"]) * p
+    assert hybrid["kv_cache_bits"] == model.shape()["kv_per_position"] * hybrid["longest_sequence"] * p
     assert rows[("index", "transformer")]["state_bits"] == 0
     assert rows[("istree", "hybrid")]["cot_max"] > rows[("istree", "transformer")]["cot_max"]
     for r in rows.values():

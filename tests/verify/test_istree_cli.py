@@ -23,7 +23,7 @@ def test_exhaustive_n5_passes_with_certificate(tmp_path, capsys):
     assert main(["--n", "5", "--no-progress", "--workers", "1", "--json", str(cert)]) == 0
     c = json.loads(cert.read_text())
     assert c["verified"] and c["instances_checked"] == 210 and c["trees"] == 125  # Cayley: 5^3
-    assert c["domain"]["instances"] == 210 and c["model"]["size"]["depth"] == 7
+    assert c["domain"]["instances"] == 210 and c["model"]["shape"]["depth"] == 7
     assert len(c["model"]["weights_sha256"]) == 64 and c["mode"] == "float64"
     assert "verified: 210 instances" in capsys.readouterr().out
 
@@ -37,14 +37,14 @@ def test_other_edge_counts_and_orders(capsys):
 
 def test_shards_merge_to_the_full_run(tmp_path):
     paths = []
-    for i in range(3):
+    for i in range(3):  # n = 7: 54,264 graphs in 14 chunks
         p = tmp_path / f"s{i}.json"
-        assert main(["--n", "6", "--shard", f"{i}/3", "--no-progress", "--workers", "1", "--json", str(p)]) == 0
+        assert main(["--n", "7", "--shard", f"{i}/3", "--no-progress", "--workers", "1", "--json", str(p)]) == 0
         paths.append(str(p))
     merged = tmp_path / "m.json"
     assert main(["--merge", *paths, "--json", str(merged)]) == 0
     m = json.loads(merged.read_text())
-    assert m["verified"] and m["instances_checked"] == 3003 and m["trees"] == 1296
+    assert m["verified"] and m["instances_checked"] == 54264 and m["trees"] == 7**5  # Cayley
     assert main(["--merge", *paths[:2]]) == 2  # incomplete shard set
 
 
@@ -85,7 +85,7 @@ def test_graph_trace(capsys):
 
 
 @pytest.mark.parametrize("args,msg", [
-    (["--n", "1"], "n >= 2"),
+    (["--n", "1"], "--n must lie in 2.."),
     (["--n", "40"], "use --samples"),
     (["--n", "5", "--graph", "1-2,2"], "malformed"),
     (["--n", "5", "--graph", "3-3"], "self-loop"),

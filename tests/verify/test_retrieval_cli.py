@@ -39,7 +39,7 @@ def test_certificate(tmp_path, capsys):
     cert = json.loads(path.read_text())
     assert code == 0 and cert["verified"] and cert["instances_checked"] == 5 * 2**5
     assert cert["domain"]["task"] == "index" and cert["failures"] == []
-    assert cert["model"]["size"]["depth"] == 2 and len(cert["model"]["weights_sha256"]) == 64
+    assert cert["model"]["shape"]["depth"] == 2 and len(cert["model"]["weights_sha256"]) == 64
     assert cert["mode"] == "float64" and "numpy" in cert["versions"] and cert["wall_time_seconds"] >= 0
 
 
@@ -49,7 +49,7 @@ def test_same_seed_same_certificate(tmp_path, capsys):
         path = tmp_path / f"c{i}.json"
         run(["--task", "ar", "--n", "30", "--samples", "40", "--seed", "7", "--json", str(path)], capsys)
         cert = json.loads(path.read_text())
-        cert.pop("wall_time_seconds"), cert.pop("command")
+        cert.pop("wall_time_seconds"), cert.pop("command"), cert.pop("checksum")
         certs.append(cert)
     assert certs[0] == certs[1]
 
@@ -75,8 +75,9 @@ def test_zeroed_match_value_map_is_caught(tmp_path, capsys):
     assert not cert["verified"] and cert["failure_count"] == n * 2**n
     # the smallest instance of the domain (x = 1..1, query 1) is reported first
     assert cert["failures"][0]["prompt"] == ["<s>"] + ["1"] * n + ["1"]
-    keys = [(f["length"], f["prompt"]) for f in cert["failures"]]
-    assert keys == sorted(keys, key=lambda k: (k[0], [index.vocab(n).id(t) for t in k[1]]))
+    keys = [(len(f["prompt"]), [index.vocab(n).id(t) for t in f["prompt"]]) for f in cert["failures"]]
+    assert keys == sorted(keys) and len(keys) == 20  # the 20 smallest, smallest first
+    assert cert["failures"][0]["position"] == n + 3  # <s>, n data tokens, the query: the answer is token n + 3
 
 
 def test_subtle_corruption_is_caught(tmp_path, capsys):
@@ -109,14 +110,14 @@ def test_min_precision(capsys):
 
 @pytest.mark.parametrize("args,message", [
     (["--task", "sort", "--n", "4"], "invalid choice"),
-    (["--task", "index", "--n", "1"], "at least 2"),
+    (["--task", "index", "--n", "1"], "2..4,096"),
     (["--task", "index", "--n", "4", "--c", "3"], "--c only applies"),
-    (["--task", "cgram", "--n", "4", "--c", "1"], "at least 2"),
+    (["--task", "cgram", "--n", "4", "--c", "1"], "--c must lie in 2..4"),
     (["--task", "index", "--n", "4", "--mode", "rp", "--p", "32"], "odd"),
     (["--task", "index", "--n", "4", "--mode", "rp"], "needs --p"),
     (["--task", "index", "--n", "4", "--p", "31"], "only applies"),
     (["--task", "index", "--n", "30"], "--samples"),
-    (["--task", "index", "--n", "4", "--samples", "0"], "positive"),
+    (["--task", "index", "--n", "4", "--samples", "0"], "--samples must lie in 1.."),
     (["--task", "index"], "required"),
     (["--task", "index", "--n", "4", "--model", "nope"], "invalid choice"),
 ])

@@ -11,6 +11,7 @@ import pytest
 from constructions.rag.turing import build_rag_turing
 from constructions.runtime import io as model_io
 from theory.turing import Machine, load_machine
+from constructions import registry
 from verify import turing as vt
 
 MY_PARITY = {  # the worked example of docs/turing.md, written from the documented format alone
@@ -102,6 +103,7 @@ def test_bad_usage_is_one_line_exit_2(capsys, argv, message):
     assert len(err.splitlines()) == 1 and message in err
 
 
-def test_model_kinds_is_a_plain_registry():
-    kind = vt.MODEL_KINDS["rag"]
-    assert kind.rag and kind.builder.endswith(":build_rag_turing")
+def test_model_kinds_come_from_the_catalogue():
+    kind = registry.get("turing", "rag")
+    assert kind.retrieval and kind.reference is not None
+    assert set(registry.families("turing")) == {"rag", "hybrid"}

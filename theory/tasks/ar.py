@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.tasks.common import Batch, all_words, check_int, check_numbers, full_column, with_columns
+from theory.tasks.common import (Batch, RetrievalTask, all_words, check_int, check_numbers, full_column,
+                                 with_columns)
 from theory.tokens import BOS, Vocab
 
 NAME = "ar"
@@ -120,3 +121,32 @@ def sample(n: int, count: int, rng: np.random.Generator) -> Batch:
     words = rng.integers(1, n + 1, size=(count, n))
     queries = words[np.arange(count), rng.integers(0, n - 1, size=count)]
     return batch(n, words, queries)
+
+
+class ARTask(RetrievalTask):
+    name = NAME
+
+    def max_length(self) -> int:
+        return max_length(self.n)
+
+    def __init__(self, n: int):
+        super().__init__(check_n(n))
+
+    def vocab(self) -> Vocab:
+        return vocab(self.n)
+
+    def solve(self, instance) -> int:
+        return solve(self.n, instance[1:-1], instance[-1])
+
+    def exhaustive_size(self) -> int:
+        a, n = alphabet_for(self.n), self.n
+        return (a ** (n + 1) if a else 0) + (2 ** (n // 2) * (n // 2) if n % 2 == 0 else 0)
+
+    def exhaustive_batches(self):
+        a = alphabet_for(self.n)
+        details = {"alphabet": f"{{1..{a}}}", "queries": "every symbol that occurs among x_1..x_{n-1}"}
+        hard = {"alphabet": "keys 1..n/2, values n/2+1+x_i, x in {0,1}^(n/2)", "queries": "every key"}
+        return [(name, b, details if name.startswith("x in") else hard) for name, b in exhaustive(self.n)]
+
+    def sample_batch(self, count: int, rng: np.random.Generator) -> Batch:
+        return sample(self.n, count, rng)

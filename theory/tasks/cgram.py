@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.tasks.common import Batch, all_words, check_int, check_numbers, full_column, with_columns
+from theory.tasks.common import (Batch, RetrievalTask, all_words, check_int, check_numbers, full_column,
+                                 with_columns)
 from theory.tokens import BOS, Vocab
 
 NAME = "cgram"
@@ -129,3 +130,38 @@ def sample(n: int, c: int, count: int, rng: np.random.Generator) -> Batch:
     starts = rng.integers(0, n - c + 1, size=count)
     offs = starts[:, None] + np.arange(c - 1)[None, :]
     return batch(n, c, words, np.take_along_axis(words, offs, axis=1))
+
+
+class CgramTask(RetrievalTask):
+    name = NAME
+
+    def max_length(self) -> int:
+        return max_length(self.n, self.c)
+
+    def __init__(self, n: int, c: int = 3):
+        super().__init__(check_n(n, c))
+        self.c = check_c(c)
+
+    def params(self) -> dict:
+        return {"n": self.n, "c": self.c}
+
+    def vocab(self) -> Vocab:
+        return vocab(self.n, self.c)
+
+    def solve(self, instance) -> int:
+        k = self.c - 1
+        return solve(self.n, self.c, instance[1:-k], list(instance[-k:]))
+
+    def exhaustive_size(self) -> int:
+        n, c = self.n, self.c
+        a = alphabet_for(n, c)
+        return (a**n * (n - c + 1) if a else 0) + (2 ** (n // c) * (n // c) if n % c == 0 else 0)
+
+    def exhaustive_batches(self):
+        a = alphabet_for(self.n, self.c)
+        details = {"alphabet": f"{{1..{a}}}", "queries": "every (c-1)-gram that prefixes a c-gram of x"}
+        hard = {"alphabet": "keys (k)^(c-1), values n/c+1+x_i, x in {0,1}^(n/c)", "queries": "every key"}
+        return [(name, b, details if name.startswith("x in") else hard) for name, b in exhaustive(self.n, self.c)]
+
+    def sample_batch(self, count: int, rng: np.random.Generator) -> Batch:
+        return sample(self.n, self.c, count, rng)

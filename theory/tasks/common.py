@@ -8,10 +8,12 @@ sequences is built with array arithmetic, never a Python loop per instance.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
 
 import numpy as np
 
+from theory.tasks.base import Chunk, Domain, ListPart, Task
 from theory.tokens import Vocab
 
 
@@ -112,3 +114,79 @@ def with_columns(*columns: np.ndarray) -> np.ndarray:
 
 def full_column(rows: int, token_id: int) -> np.ndarray:
     return np.full(rows, token_id, dtype=np.int64)
+
+
+# -- the Task shape of the retrieval tasks (theory.tasks.base) ------------------------------------------
+class RetrievalTask(Task):
+    """Index, AR, c-gram and Counting: a prompt ``<s>, data, query`` answered by one token.
+
+    An instance is its prompt as tokens (ints for numbers, strings for specials). Chunks hold
+    :class:`Batch` es (prompt + answer as ids, the answers computed by array operations from the
+    task's definition), so whole domains are built without a Python loop per instance.
+    Subclasses give ``exhaustive_batches``, ``sample_batch``, ``exhaustive_size``, ``solve`` and
+    ``domain_text``.
+    """
+
+    chunk_size = 8192
+    alphabet = "full"
+
+    def __init__(self, n: int):
+        self.n = n
+
+    def params(self) -> dict:
+        return {"n": self.n}
+
+    def answer_set(self) -> tuple:
+        """V_A = the number tokens (the data symbols); Counting overrides it with YES/NO."""
+        return tuple(range(1, self.n + 1))
+
+    def prompt(self, instance) -> list:
+        return list(instance)
+
+    def describe_instance(self, instance) -> dict:
+        return {"prompt": [str(t) for t in instance]}
+
+    @abstractmethod
+    def exhaustive_batches(self) -> list[tuple[str, Batch, dict]]:
+        """(name, batch, exact description) of each exhaustive part."""
+
+    @abstractmethod
+    def sample_batch(self, count: int, rng: np.random.Generator) -> Batch: ...
+
+    @abstractmethod
+    def exhaustive_size(self) -> int:
+        """An upper bound on the exhaustive domain's size, computed without enumerating it."""
+
+    def domain(self, samples: int | None = None, seed: int = 0) -> Domain:
+        if samples is not None:
+            batch = self.sample_batch(samples, np.random.default_rng(seed))
+            parts = [_batch_part(f"{samples} seeded random instances", batch,
+                                 {"kind": "random", "seed": seed, **self.sample_details()})]
+            return Domain(parts, self.chunk_size, task=self.name, **self.params(), kind="random", seed=seed)
+        parts = [_batch_part(name, b, {"kind": "exhaustive", **d}) for name, b, d in self.exhaustive_batches()]
+        return Domain(parts, self.chunk_size, task=self.name, **self.params(), kind="exhaustive")
+
+    def sample_details(self) -> dict:
+        return {"alphabet": f"1..{self.n}", "description": "uniform over the full alphabet"}
+
+    # chunk-level views on Batches
+    def instance(self, chunk: Chunk, r: int) -> list:
+        vocab = self.vocab()
+        return [int(t) if 1 <= t <= vocab.n else vocab.token(t) for t in chunk.instances.prompt(r)]
+
+    def subchunk(self, chunk: Chunk, rows) -> Chunk:
+        rows = np.asarray(list(rows), dtype=np.int64)
+        return Chunk(chunk.keys[rows], chunk.instances.take(rows))
+
+    def prompt_ids(self, chunk: Chunk, vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
+        batch = chunk.instances
+        ids = batch.ids.copy()
+        ids[np.arange(len(batch)), batch.answer_pos] = 0
+        return ids, batch.answer_pos.copy()
+
+    def answer_ids(self, chunk: Chunk, vocab: Vocab) -> np.ndarray:
+        return chunk.instances.answers
+
+
+def _batch_part(name: str, batch: Batch, details: dict) -> ListPart:
+    return ListPart(name, len(batch), lambda a, b: batch.take(np.arange(a, b)), details)

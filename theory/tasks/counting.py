@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.tasks.common import Batch, all_words, check_int, check_numbers, full_column, with_columns
+from theory.tasks.common import (Batch, RetrievalTask, all_words, check_int, check_numbers, full_column,
+                                 with_columns)
 from theory.tokens import BOS, NO, YES, Vocab
 
 NAME = "counting"
@@ -117,3 +118,40 @@ def sample(n: int, count: int, rng: np.random.Generator) -> Batch:
     # thresholds near the count, so YES and NO both occur often
     t = np.clip(counts + rng.integers(-2, 2, size=count), 0, n)
     return batch(n, words, q, t)
+
+
+class CountingTask(RetrievalTask):
+    name = NAME
+
+    def max_length(self) -> int:
+        return max_length(self.n)
+
+    def __init__(self, n: int):
+        super().__init__(check_n(n))
+
+    def vocab(self) -> Vocab:
+        return vocab(self.n)
+
+    def answer_set(self) -> tuple:
+        return (YES, NO)
+
+    def solve(self, instance) -> str:
+        t = instance[-1]
+        return solve(self.n, instance[1:-2], instance[-2], 0 if t == ZERO else t)
+
+    def exhaustive_size(self) -> int:
+        n = self.n
+        return 2**n * n * (n + 1) + 2**n * n
+
+    def exhaustive_batches(self):
+        (name0, b0), (name1, b1) = exhaustive(self.n)
+        return [(name0, b0, {"alphabet": "{1,2}", "queries": "every q in 1..n", "thresholds": "0..n"}),
+                (name1, b1, {"alphabet": "x in {0,1}^n as the list of its ones", "queries": "every k",
+                             "thresholds": "0"})]
+
+    def sample_batch(self, count: int, rng: np.random.Generator) -> Batch:
+        return sample(self.n, count, rng)
+
+    def sample_details(self) -> dict:
+        return {"alphabet": "a random alphabet 1..a per instance, a uniform in 1..n",
+                "description": "thresholds within 2 of the count"}

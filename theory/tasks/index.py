@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from theory.tasks.common import Batch, all_words, check_int, check_numbers, full_column, with_columns
+from theory.tasks.common import (Batch, RetrievalTask, all_words, check_int, check_numbers, full_column,
+                                 with_columns)
 from theory.tokens import BOS, Vocab
 
 NAME = "index"
@@ -69,3 +70,29 @@ def sample(n: int, count: int, rng: np.random.Generator) -> Batch:
     n = check_n(n)
     words = rng.integers(1, n + 1, size=(count, n))
     return _batch(n, words, rng.integers(1, n + 1, size=count))
+
+
+class IndexTask(RetrievalTask):
+    name = NAME
+
+    def max_length(self) -> int:
+        return max_length(self.n)
+
+    def __init__(self, n: int):
+        super().__init__(check_n(n))
+
+    def vocab(self) -> Vocab:
+        return vocab(self.n)
+
+    def solve(self, instance) -> int:
+        return solve(self.n, instance[1:-1], instance[-1])
+
+    def exhaustive_size(self) -> int:
+        return self.n * 2**self.n
+
+    def exhaustive_batches(self):
+        ((name, batch),) = exhaustive(self.n)
+        return [(name, batch, {"alphabet": "{1,2}", "queries": f"every i in 1..{self.n}"})]
+
+    def sample_batch(self, count: int, rng: np.random.Generator) -> Batch:
+        return sample(self.n, count, rng)

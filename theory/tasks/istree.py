@@ -17,11 +17,13 @@ would have been caught as a cycle, so m = n - 1 and G is a tree).
 from __future__ import annotations
 
 import itertools
-from math import comb
+from math import comb, factorial
 
+import networkx as nx
 import numpy as np
 
-from theory.tokens import BOS, NO, SEP, TILDE, YES
+from theory.tasks.base import Chunk, Domain, ListPart, Task
+from theory.tokens import BOS, NO, SEP, TILDE, YES, Vocab
 
 Edge = tuple[int, int]
 
@@ -166,9 +168,12 @@ def sample_graph(n: int, family: str, rng: np.random.Generator) -> list[Edge]:
     """One random graph, edges in random order.
 
     Families: ``uniform`` (n - 1 distinct random edges), ``hard`` (the Sec 4.2.2 two-hub family with a
-    random bit string and a random k), ``binary`` and ``random`` (the authors' generators, spec §5.1).
+    random bit string and a random k), ``binary`` and ``random`` (the generators of the authors' IsTree
+    experiments, App. B), and ``tree`` (a uniform labelled tree, from a uniform Pruefer sequence).
     """
-    if family == "uniform":
+    if family == "tree":
+        edges = _pruefer_tree(n, rng)
+    elif family == "uniform":
         pairs = all_pairs(n)
         pick = rng.choice(len(pairs), size=min(n - 1, len(pairs)), replace=False)
         edges = [tuple(map(int, pairs[i])) for i in pick]
@@ -195,10 +200,26 @@ def sample_graph(n: int, family: str, rng: np.random.Generator) -> list[Edge]:
             edges = [(v, int(f[v - 1])) for v in range(1, n + 1)]
             edges.append((int(rng.integers(1, n + 1)), int(rng.integers(1, n + 1))))
     else:
-        raise ValueError(f"unknown graph family {family!r} (uniform, hard, binary, random)")
+        raise ValueError(f"unknown graph family {family!r} (uniform, hard, binary, random, tree)")
     simple = sorted({(min(e), max(e)) for e in edges if e[0] != e[1]})
     order = rng.permutation(len(simple))
     return [simple[i] for i in order]
+
+
+def _pruefer_tree(n: int, rng: np.random.Generator) -> list[Edge]:
+    """The labelled tree of a uniform Pruefer sequence (so a uniform labelled tree)."""
+    seq = [int(v) for v in rng.integers(1, n + 1, size=max(n - 2, 0))]
+    degree = [0] + [1] * n
+    for v in seq:
+        degree[v] += 1
+    edges = []
+    for v in seq:
+        leaf = next(u for u in range(1, n + 1) if degree[u] == 1)
+        edges.append((leaf, v))
+        degree[leaf] -= 1
+        degree[v] -= 1
+    last = [u for u in range(1, n + 1) if degree[u] == 1]
+    return edges + [(last[0], last[1])]
 
 
 def hard_instance(n: int, x, k: int) -> list[Edge]:
@@ -210,3 +231,90 @@ def hard_instance(n: int, x, k: int) -> list[Edge]:
 
 
 FAMILIES = ("uniform", "hard", "binary", "random")
+
+
+# -- the Task shape (theory.tasks.base) ---------------------------------------------------------------
+CHUNK = 4096  # graphs per chunk; the seeded edge orders are drawn per chunk, so this fixes the domain
+
+
+class IstreeTask(Task):
+    """IsTree on n vertices. An instance is an edge list; the reference answer is ``networkx.is_tree``."""
+
+    name = "istree"
+    chunk_size = CHUNK
+
+    def __init__(self, n: int):
+        self.n = check_n(n)
+
+    def params(self) -> dict:
+        return {"n": self.n}
+
+    def vocab(self) -> Vocab:
+        return Vocab(self.n)
+
+    def answer_set(self) -> tuple:
+        return (YES, NO)
+
+    def prompt(self, instance) -> list:
+        return prompt_tokens(instance)
+
+    def solve(self, instance) -> str:
+        g = nx.Graph()
+        g.add_nodes_from(range(1, self.n + 1))
+        g.add_edges_from(instance)
+        return YES if nx.is_tree(g) else NO
+
+    def describe_instance(self, instance) -> dict:
+        return {"edges": [list(e) for e in instance]}
+
+    def max_length(self) -> int:
+        """Longest prompt (every edge) plus the longest Transformer chain of thought."""
+        return max_prompt_length(self.n) + max_cot_length(self.n)
+
+    def domain_size(self, edges: int, orders: str = "one") -> int:
+        graphs = count_graphs(self.n, edges)
+        return graphs * factorial(edges) if orders == "all" else graphs
+
+    def domain(self, *, edges: int | None = None, orders: str = "one", samples: int | None = None,
+               seed: int = 0) -> Domain:
+        """Every graph with ``edges`` edges (default n - 1) in one seeded edge order or every order,
+        or ``samples`` seeded random graphs from the families of :func:`sample_graph` in rotation."""
+        n = self.n
+        if samples is not None:
+            part = ListPart(f"{samples} random graphs", samples, lambda a, b: self._samples(a, b, seed),
+                            {"kind": "random", "families": list(FAMILIES), "seed": seed,
+                             "description": f"{samples} random graphs on {n} vertices, families "
+                                            f"{', '.join(FAMILIES)} in rotation, seed {seed}"})
+            return Domain([part], CHUNK, task=self.name, n=n, kind="random", seed=seed)
+        m = n - 1 if edges is None else edges
+        if not 0 <= m <= comb(n, 2):
+            raise ValueError(f"the number of edges must lie in 0..{comb(n, 2)} for n = {n}, got {m}")
+        if orders not in ("one", "all"):
+            raise ValueError(f"edge orders must be 'one' or 'all', got {orders!r}")
+        how = "in every edge order" if orders == "all" else f"one edge order each drawn from seed {seed}"
+        part = ListPart(f"every graph, {how}", self.domain_size(m, orders),
+                        lambda a, b: self._graphs(m, orders, seed, a, b),
+                        {"kind": "exhaustive", "edges": m, "orders": orders, "seed": seed,
+                         "description": f"every simple graph on {n} labelled vertices with {m} edges, {how}"})
+        return Domain([part], CHUNK, task=self.name, n=n, kind="exhaustive", edges=m, orders=orders, seed=seed)
+
+    def _samples(self, start: int, stop: int, seed: int) -> list[list[Edge]]:
+        graphs = []
+        for i in range(start, stop):
+            rng = np.random.default_rng([seed, i])
+            graphs.append(sample_graph(self.n, FAMILIES[i % len(FAMILIES)], rng))
+        return graphs
+
+    def _graphs(self, m: int, orders: str, seed: int, start: int, stop: int) -> list[list[Edge]]:
+        pairs = all_pairs(self.n)
+        if orders == "all":
+            perms = np.array(list(itertools.permutations(range(m))), dtype=np.int64).reshape(-1, m)
+            k = len(perms)
+            g = enumerate_graphs(self.n, m, start // k, (stop - 1) // k + 1)
+            rows = np.take_along_axis(np.repeat(g, k, axis=0), np.tile(perms, (len(g), 1)), axis=1)
+            rows = rows[start - (start // k) * k: stop - (start // k) * k]
+        else:
+            rows = enumerate_graphs(self.n, m, start, stop)
+            rows = shuffle_orders(rows, np.random.default_rng([seed, start // CHUNK]))
+        edges = pairs[rows] if rows.size else np.zeros((stop - start, 0, 2), dtype=np.int64)
+        return [[(int(u), int(v)) for u, v in row] for row in edges]

@@ -24,9 +24,15 @@ import sys
 import time
 from fractions import Fraction
 
+from constructions import registry
+from constructions.runtime import io as model_io
 from theory.precision import P_MAX, check_p
 from verify import cli
-from verify.smt_encode import discharge, max_q, one_hot_bound
+from verify.smt import istree as smt_istree
+from verify.smt import models as smt_models
+from verify.smt.encode import discharge, max_q, one_hot_bound
+from verify.smt.gadgets import GADGETS, length_for
+from verify.smt.plot import collect, draw
 
 EXIT_TIMEOUT = 3
 CONSTRUCTIONS = ["index", "ar", "cgram", "istree"]
@@ -35,8 +41,6 @@ DEFAULT_SIZES = [4, 8, 16, 32, 64, 128, 256]
 
 # -- rows ------------------------------------------------------------------------------------------------
 def gadget_row(name: str, n: int, p: int, timeout: float, built=None) -> dict:
-    from verify.smt_gadgets import GADGETS, length_for
-
     g = GADGETS[name]
     started = time.time()
     built = g.build(n) if built is None else built
@@ -56,8 +60,6 @@ def gadget_row(name: str, n: int, p: int, timeout: float, built=None) -> dict:
 
 
 def _construction_obligations(name: str, n: int, model):
-    from verify import smt_istree, smt_models
-
     if name == "index":
         return smt_models.index_obligations(model, n)
     if name == "ar":
@@ -68,17 +70,9 @@ def _construction_obligations(name: str, n: int, model):
 
 
 def build_construction(name: str, n: int):
-    if name == "index":
-        from constructions.transformer.index import build_index_transformer
-        return build_index_transformer(n)
-    if name == "ar":
-        from constructions.transformer.ar import build_ar_transformer
-        return build_ar_transformer(n)
-    if name == "cgram":
-        from constructions.transformer.cgram import build_cgram_transformer
-        return build_cgram_transformer(n, 3)
-    from constructions.transformer.istree import build_istree_transformer
-    return build_istree_transformer(n)
+    """The catalogue's Transformer for ``name`` at size n (c-gram: c = 3)."""
+    construction = registry.get(name, "transformer")
+    return construction.build(registry.task_of_size(construction.task, n))
 
 
 CLAIMS = {
@@ -177,8 +171,6 @@ def _sizes(text: str) -> list[int]:
 
 @cli.main_guard
 def main(argv=None) -> int:
-    from verify.smt_gadgets import GADGETS
-
     a = parse_args(argv)
     _validate(a)
     if a.list:
@@ -200,8 +192,6 @@ def main(argv=None) -> int:
         names = CONSTRUCTIONS if a.construction == "all" else [a.construction]
         for name in names:
             if a.weights:
-                from constructions.runtime import io as model_io
-
                 model = model_io.load(a.weights)
                 model_io.check_compatible(model, build_construction(name, a.n))
                 rows.append(construction_row(name, a.n, a.timeout, model))
@@ -212,8 +202,6 @@ def main(argv=None) -> int:
                 rows += [construction_row(name, m, a.timeout) for m in range(low, a.n + 1)]
     plot_data = None
     if a.plot:
-        from verify.smt_plot import collect, draw
-
         plot_data = collect(_sizes(a.sizes), a.measured)
         files = draw(plot_data, a.plot)
         print("precision: construction, n, proved p (margin argument), measured p (checker)")

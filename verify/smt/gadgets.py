@@ -7,7 +7,7 @@ input domain). ``built`` is passed in so that a test can corrupt one weight and 
 Attention lemmas are split into pairwise obligations "the key the lemma selects beats every other
 admissible key by beta * gap"; together they say the selected key is the unique arg-max with that
 margin. ``beta_gap`` is then checked against the softmax rounding inequality
-``beta gap >= (q + 1) ln 2 + ln L`` (:func:`verify.smt_encode.one_hot_bound`).
+``beta gap >= (q + 1) ln 2 + ln L`` (:func:`verify.smt.encode.one_hot_bound`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from constructions.gadgets import attention as att
 from constructions.gadgets import ffn as gf
 from constructions.runtime.builder import FFNSpec
 from constructions.runtime.layout import Layout
-from verify.smt_encode import (Obligation, between, const, environment, exact, ffn_output, score,
+from verify.smt.encode import (Obligation, between, const, environment, exact, ffn_output, score,
                                to_fraction, value)
 
 BOS = att.BOS

@@ -23,7 +23,7 @@ from fractions import Fraction
 import z3
 
 from constructions.transformer.istree import BOS, build_istree_transformer
-from verify.smt_encode import Obligation, between, const, environment, ffn_output, score
+from verify.smt.encode import Obligation, between, const, environment, ffn_output, score
 
 HALF = Fraction(-1, 2)
 

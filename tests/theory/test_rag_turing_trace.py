@@ -1,4 +1,4 @@
-"""theory.rag_trace: the Thm 5.4 reference sequence against the interpreter and the real retriever."""
+"""theory.rag.turing: the Thm 5.4 reference sequence against the interpreter and the real retriever."""
 
 from __future__ import annotations
 
@@ -8,13 +8,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from constructions.runtime.retrieve import Retriever
-from theory import rag_trace as rt
+from theory.rag import turing as rt
+from theory.rag.retrieval import IDX_CAPTURE, IDX_OPEN, IDX_SKIP
+from theory.tasks.turing import tm_prompt
 from theory.tokens import END_SEARCH, FAILED, START_SEARCH, Vocab
 from theory.turing import configurations, list_machines, load_machine, symbol_token
 
 
 def _check(machine, word, offset):
-    prompt = rt.tm_prompt(machine, word)
+    prompt = tm_prompt(machine, word)
     seq = prompt + rt.tm_rag_trace(machine, word, offset=offset)
     vocab = Vocab(64, rt.tm_vocabulary_extra(machine))
     retriever = Retriever(vocab)
@@ -53,5 +55,5 @@ def test_random_longer_inputs(name, data):
 
 
 def test_index_query_is_unary():
-    assert rt.index_query(1) == [rt.IDX_OPEN, rt.IDX_CAPTURE]
-    assert rt.index_query(3) == [rt.IDX_OPEN, rt.IDX_SKIP, rt.IDX_SKIP, rt.IDX_CAPTURE]
+    assert rt.index_query(1) == [IDX_OPEN, IDX_CAPTURE]
+    assert rt.index_query(3) == [IDX_OPEN, IDX_SKIP, IDX_SKIP, IDX_CAPTURE]

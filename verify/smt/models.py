@@ -2,7 +2,7 @@
 
 :func:`forward` runs a :class:`~constructions.runtime.transformer.Transformer` on a *symbolic* token
 sequence: each position's embedding is a Z3 term (number tokens are integer variables), FFNs are
-encoded exactly (:func:`verify.smt_encode.ffn_output`), and each attention column selects the key
+encoded exactly (:func:`verify.smt.encode.ffn_output`), and each attention column selects the key
 with the strictly largest score. That is the runtime's ``hard`` mode whenever the arg-max is unique,
 so the proof has two obligations:
 
@@ -22,7 +22,7 @@ from fractions import Fraction
 
 import z3
 
-from verify.smt_encode import Obligation, between, const, dot, ffn_output, score
+from verify.smt.encode import Obligation, between, const, dot, ffn_output, score
 
 
 def embed_numbers(model, tokens: list) -> list[dict]:

@@ -1,7 +1,7 @@
 """Precision certificates: the smallest p for which the margin argument proves R_p exactness.
 
 The argument (for a construction whose hard-attention forward pass is correct — the Z3 proofs of
-:mod:`verify.smt_models` for small n, the gadget lemmas for every n): R_p arithmetic (spec §1.1,
+:mod:`verify.smt.models` for small n, the gadget lemmas for every n): R_p arithmetic (spec §1.1,
 round after every operation) computes exactly the hard-attention forward pass if, with q = (p-1)/2,
 
 1. **range**: every intermediate (weights, residual coordinates, each projection and its partial
@@ -23,14 +23,16 @@ Constructions whose values are non-dyadic (COUNT's unit fractions 1/(m+1): count
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
 
+from constructions import registry
 from constructions.gadgets.attention import default_beta
-from verify.smt_encode import max_q
+from verify.smt.encode import max_q
 
 INF_BITS = 10**6  # "not dyadic": no q suffices
 
@@ -100,7 +102,7 @@ def propagate(model, length: int) -> Tracker:
     names = model.layout.names
     rng = embedding_ranges(model, length)
     t = Tracker()
-    for p in model.parameters():
+    for p in model.named_arrays().values():
         for w in np.unique(p[p != 0]):
             t.see(float(w), _frac_bits(w))
     for r in rng.values():
@@ -177,40 +179,22 @@ class Certificate:
                 "q_one_hot_max": self.q_one_hot, "proved_p": self.p}
 
 
-def _retrieval(task: str):
-    from theory.tasks import ar, cgram, counting, index
-
-    if task == "index":
-        from constructions.transformer.index import build_index_transformer
-        return build_index_transformer, index.max_length, [5]
-    if task == "ar":
-        from constructions.transformer.ar import build_ar_transformer
-        return build_ar_transformer, ar.max_length, [1, 5]
-    if task == "cgram":
-        from constructions.transformer.cgram import build_cgram_transformer
-        return build_cgram_transformer, lambda n: cgram.max_length(n, 3), [1, 5]
-    if task == "counting":
-        from constructions.transformer.counting import build_counting_transformer
-        return build_counting_transformer, counting.max_length, [1]
-    raise ValueError(task)
+# The score gaps of each retrieval Transformer's heads: its builder uses default_beta(L, gap) for each
+# head kind (COPY and COUNT: gap 1; Match: gap 5).
+GAPS = {"index": [5], "ar": [1, 5], "cgram": [1, 5], "counting": [1]}
 
 
 def certificate(construction: str, n: int) -> Certificate:
     """The margin-argument certificate for one construction and size."""
+    entry = registry.get(construction, "transformer")
+    task = registry.task_of_size(entry.task, n)
+    model = entry.build(task)
+    length = task.max_length()
     if construction == "istree":
-        from constructions.transformer.istree import build_istree_transformer
-        from theory.tasks.istree import max_cot_length, max_prompt_length
-
-        model = build_istree_transformer(n)
-        length = max_prompt_length(n) + max_cot_length(n)
         # every head's target beats every other key by beta (docstring of the builder)
         beta_gaps = [Fraction(model.meta["beta"])]
     else:
-        build, max_length, gaps = _retrieval(construction)
-        model = build(n)
-        length = max_length(n)
-        # the builders use default_beta(L, gap) for each head kind (COPY/COUNT gap 1, Match gap 5)
-        beta_gaps = [Fraction(default_beta(length, g)) * g for g in gaps]
+        beta_gaps = [Fraction(default_beta(length, g)) * g for g in GAPS[construction]]
     t = propagate(model, length)
     t.fb = min(t.fb, INF_BITS)
     q_int = max(1, math.ceil(math.log2(t.mag + 1.0)))
@@ -225,8 +209,6 @@ CONSTRUCTIONS = ["index", "ar", "cgram", "counting", "istree"]
 
 def measured_from_certificate(path: str) -> tuple[int | None, str]:
     """(min_precision, note) from a checker's ``--json`` certificate written with ``--min-precision``."""
-    import json
-
     with open(path) as handle:
         cert = json.load(handle)
     if "min_precision" not in cert:

@@ -1,6 +1,6 @@
 """Proved vs measured minimal precision against log2 n (``python -m verify.smt --plot FILE``).
 
-*Proved*: :func:`verify.smt_precision.certificate` (the margin argument). *Measured*: the smallest odd p
+*Proved*: :func:`verify.smt.precision.certificate` (the margin argument). *Measured*: the smallest odd p
 for which the checker's instances all pass in R_p, read from ``<construction>-<n>.json`` certificates
 (``python -m verify.retrieval --task T --n N --min-precision --json ...``, ``python -m verify.istree
 --n N --min-precision --json ...``) in ``--measured DIR``; without a directory the retrieval tasks are
@@ -14,8 +14,11 @@ import os
 
 import numpy as np
 
+from constructions import registry
+from constructions.runtime.arithmetic import Rp
 from theory.precision import P_MAX
-from verify.smt_precision import CONSTRUCTIONS, certificate, measured_from_certificate
+from verify import core
+from verify.smt.precision import CONSTRUCTIONS, certificate, measured_from_certificate
 
 # Okabe-Ito colour-blind-safe palette, one colour per construction
 COLOURS = {"index": "#0072B2", "ar": "#E69F00", "cgram": "#009E73", "counting": "#CC79A7", "istree": "#D55E00"}
@@ -25,16 +28,15 @@ SAMPLES = 200
 
 
 def _measure_retrieval(task: str, n: int) -> tuple[int | None, str]:
-    from verify import retrieval
-
-    t = retrieval.TASKS[task]
-    c = retrieval.DEFAULT_C
-    model = retrieval.build_model("transformer", task, n, c)
-    if t.exhaustive_size(n, c) <= IN_PROCESS_LIMIT:
-        parts, kind = t.exhaustive(n, c), "exhaustive"
+    construction = registry.get(task, "transformer")
+    t = registry.task_of_size(construction.task, n)
+    model = construction.build(t)
+    if t.exhaustive_size() <= IN_PROCESS_LIMIT:
+        domain, kind = t.domain(), "exhaustive"
     else:
-        parts, kind = [("samples", t.sample(n, c, SAMPLES, np.random.default_rng(0)))], f"{SAMPLES} samples"
-    p, _ = retrieval.min_precision(model, parts, show_progress=False)
+        domain, kind = t.domain(samples=SAMPLES, seed=0), f"{SAMPLES} samples"
+    p, _ = core.min_precision(lambda p: core.run(construction, t, model, domain, Rp(p), progress=False).failed == 0,
+                              report=lambda s: None)
     return p, kind
 
 

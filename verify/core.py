@@ -1,0 +1,480 @@
+"""The checker core: every construction is checked one way.
+
+For each instance of a domain the reference sequence is the task's prompt followed by the
+construction's reference chain of thought and the answer (:mod:`constructions.registry`). The model
+runs once over the whole sequence (teacher forcing). An instance passes iff
+
+* the reference is sound: its last token is the task's independent answer (networkx, the
+  Turing-machine interpreter, the task's definition), and with in-context RAG (Def A.5) the real
+  regex retriever returns exactly the tokens the reference has after each ``<EndSearch>``;
+* at every position from the last prompt token on whose next token the model must produce (all but
+  the retrieved ones), the model's arg-max is unique and equals the next reference token.
+
+If every position passes, greedy decoding reproduces the reference exactly (induction on the
+position); at the first position that fails, greedy decoding diverges there. A tie is a failure.
+
+**Position convention** (one for every checker and certificate): a failure's ``position`` is the
+1-based index, in the full sequence (prompt, then chain of thought and answer), of the token the
+model had to produce and did not. ``<s>`` is position 1; with a prompt of P tokens the first
+chain-of-thought token is position P + 1.
+
+This module holds the one teacher-forced batch loop (:func:`check_chunk`), the failure record, the
+first-failure trace, the run over a domain with shards and worker processes (:func:`run`), the
+``--min-precision`` search, shard merging, and the model section of certificates. The checkers
+``verify.istree``, ``verify.retrieval`` and ``verify.turing`` only choose the domain and print.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from constructions.registry import Construction
+from constructions.runtime import io as model_io
+from constructions.runtime.arithmetic import FLOAT64, Mode
+from constructions.runtime.decode import greedy, retrieval_positions, teacher_force
+from constructions.runtime.retrieve import Retriever
+from theory.precision import P_MAX
+from theory.tasks.base import Chunk, Domain, Task
+from verify import cli
+
+MAX_FAILURES_KEPT = 20
+TOKEN_BUDGET = 24_000   # tokens per forward batch: bounds the (rows, L, L) attention and (rows, L, w) FFN arrays
+MAX_ROWS = 256          # rows per forward batch (cache-sized attention arrays)
+CONTEXT_SHOWN = 30      # reference tokens shown before a failing position
+
+POSITION_CONVENTION = ("1-based index, in prompt + chain of thought + answer, of the token the model "
+                       "had to produce; <s> is position 1")
+
+
+# -- reference sequences -----------------------------------------------------------------------------
+@dataclass
+class Sequences:
+    """Reference sequences of one chunk: ids (B, L) right-padded with 0, lengths, the index of each
+    last prompt token (0-based), retriever-supplied tokens, and why a reference is unsound (or None)."""
+
+    ids: np.ndarray
+    lengths: np.ndarray
+    starts: np.ndarray
+    supplied: np.ndarray | None
+    problems: list[str | None]
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def row(self, r: int) -> np.ndarray:
+        return self.ids[r, : self.lengths[r]]
+
+
+def check_vocabulary(task: Task, model) -> None:
+    """The model must read the task's prompts with the task's token ids (its vocabulary may add more)."""
+    tv, mv = task.vocab(), model.vocab
+    if mv.n < tv.n or tuple(mv.extra[: len(tv.extra)]) != tuple(tv.extra):
+        raise ValueError(f"the model's vocabulary (numbers 1..{mv.n}, specials {list(mv.extra)[:6]}...) does "
+                         f"not extend the task's (numbers 1..{tv.n}, specials {list(tv.extra)})")
+
+
+def build_sequences(construction: Construction, task: Task, model, chunk: Chunk) -> Sequences:
+    """Prompt + reference (or the answer alone, for a construction without CoT) for every instance."""
+    vocab = model.vocab
+    prompt, plen = task.prompt_ids(chunk, vocab)
+    answers = task.answer_ids(chunk, vocab)
+    rows = len(chunk)
+    problems: list[str | None] = [None] * rows
+    if construction.reference is None:  # the answer follows the prompt: fill it in with array operations
+        width = int(plen.max()) + 1 if rows else 1
+        ids = np.zeros((rows, width), dtype=np.int64)
+        ids[:, : prompt.shape[1]] = prompt[:, :width]
+        ids[np.arange(rows), plen] = answers
+        return Sequences(ids, plen + 1, plen - 1, None, problems)
+    cots = []
+    for r in range(rows):
+        ref = construction.reference(task, task.instance(chunk, r))
+        try:
+            cot = vocab.ids(ref)
+        except ValueError as exc:
+            raise ValueError(f"{construction.name}: the reference uses a token outside the model's "
+                             f"vocabulary ({exc})") from None
+        if cot[-1] != answers[r]:
+            problems[r] = (f"the reference answer {vocab.token(cot[-1])} differs from the task's solver "
+                           f"({vocab.token(answers[r])})")
+        cots.append(cot)
+    lengths = plen + np.array([len(c) for c in cots], dtype=np.int64)
+    ids = np.zeros((rows, int(lengths.max()) if rows else 1), dtype=np.int64)
+    for r, cot in enumerate(cots):
+        ids[r, : plen[r]] = prompt[r, : plen[r]]
+        ids[r, plen[r]: lengths[r]] = cot
+    supplied = None
+    if construction.retrieval:
+        retriever = Retriever(vocab)
+        supplied = np.zeros(ids.shape, dtype=bool)
+        for r in range(rows):
+            sup, found = retrieval_positions(ids[r, : lengths[r]].tolist(), retriever)
+            supplied[r, : lengths[r]] = sup
+            if found and problems[r] is None:
+                problems[r] = "the retriever disagrees with the reference: " + found[0]
+    return Sequences(ids, lengths, plen - 1, supplied, problems)
+
+
+# -- teacher forcing ----------------------------------------------------------------------------------
+@dataclass
+class Outcome:
+    """Per row: passed, and for a model failure the 0-based index of the position whose next token is
+    wrong (-1: none), the model's token there and the reference's."""
+
+    ok: np.ndarray
+    bad_at: np.ndarray
+    got: np.ndarray
+    expected: np.ndarray
+
+
+def batches(lengths: np.ndarray) -> list[np.ndarray]:
+    """Rows sorted by length, cut into batches of at most max(1, TOKEN_BUDGET // L) (<= MAX_ROWS) rows,
+    where L is the batch's longest row; rows of one length stay together, so padding is rare."""
+    order = np.argsort(lengths, kind="stable")
+    out, i = [], 0
+    while i < len(order):
+        j = i + 1
+        while j < len(order) and j - i < MAX_ROWS and (j - i + 1) * int(lengths[order[j]]) <= TOKEN_BUDGET:
+            j += 1
+        out.append(order[i:j])
+        i = j
+    return out
+
+
+def check_mask(seqs: Sequences, rows: np.ndarray, width: int) -> np.ndarray:
+    """Positions whose next token the model must produce: from the last prompt token to the second
+    last token, except where the next token comes from the retriever."""
+    k = np.arange(width)[None, :]
+    mask = (k >= seqs.starts[rows][:, None]) & (k < seqs.lengths[rows][:, None] - 1)
+    if seqs.supplied is not None:
+        nxt = np.zeros((len(rows), width), dtype=bool)
+        nxt[:, :-1] = seqs.supplied[rows, 1:width]
+        mask &= ~nxt
+    return mask
+
+
+def teacher_force_all(model, seqs: Sequences, mode: Mode = FLOAT64) -> Outcome:
+    """Teacher-force every sequence (one batching policy, :func:`batches`)."""
+    n = len(seqs)
+    ok = np.array([p is None for p in seqs.problems], dtype=bool)
+    bad_at = np.full(n, -1, dtype=np.int64)
+    got = np.zeros(n, dtype=np.int64)
+    expected = np.zeros(n, dtype=np.int64)
+    for rows in batches(seqs.lengths):
+        width = int(seqs.lengths[rows].max())
+        result = teacher_force(model, seqs.ids[rows, :width], check_mask(seqs, rows, width), mode)
+        bad = result.first_bad
+        ok[rows] &= result.ok
+        bad_at[rows] = bad
+        hit = bad >= 0
+        got[rows[hit]] = result.argmax[np.flatnonzero(hit), bad[hit]]
+        expected[rows[hit]] = seqs.ids[rows[hit], bad[hit] + 1]
+    return Outcome(ok, bad_at, got, expected)
+
+
+# -- failure records ----------------------------------------------------------------------------------
+def tie_tokens(model, ids: np.ndarray, at: int, mode: Mode) -> list[str]:
+    """The tokens sharing the top logit after ``ids[: at + 1]`` (one token if there is no tie)."""
+    logits = model.logits(model.forward(np.asarray(ids)[None, : at + 1], mode), mode)[0, at]
+    return model.vocab.tokens(np.flatnonzero(logits == logits.max()))
+
+
+def failure_record(task: Task, model, chunk: Chunk, r: int, seqs: Sequences, out: Outcome, mode: Mode) -> dict:
+    """One failure, in one format for every checker (see the module docstring for ``position``)."""
+    vocab = model.vocab
+    toks = vocab.tokens(seqs.row(r))
+    start = int(seqs.starts[r])
+    record = {"instance": int(chunk.keys[r]), **task.describe_instance(task.instance(chunk, r)),
+              "reference": toks[start + 1:]}
+    if seqs.problems[r] is not None:
+        return {**record, "reason": "reference", "detail": seqs.problems[r], "position": None}
+    at = int(out.bad_at[r])
+    tied = tie_tokens(model, seqs.row(r), at, mode)
+    record.update(reason="model", position=at + 2, expected=toks[at + 1], got=vocab.token(out.got[r]),
+                  context=toks[max(0, at + 1 - CONTEXT_SHOWN): at + 1])
+    if len(tied) > 1:
+        record["tie"] = tied
+    return record
+
+
+def describe_failure(f: dict) -> str:
+    """One line for a failure record."""
+    if f["reason"] == "reference":
+        return f"the reference itself is unsound: {f['detail']}"
+    if "tie" in f:
+        return (f"at position {f['position']}: expected {f['expected']}, but the top logit is a tie between "
+                f"{', '.join(f['tie'])}")
+    return f"at position {f['position']}: expected {f['expected']}, model chose {f['got']}"
+
+
+# -- one chunk -----------------------------------------------------------------------------------------
+@dataclass
+class ChunkResult:
+    checked: int = 0
+    failed: int = 0
+    failures: list[dict] = field(default_factory=list)
+    answers: Counter = field(default_factory=Counter)
+    cot_max: int = 0
+    cot_total: int = 0
+    tokens: int = 0
+    longest: int = 0
+    longest_keys: dict = field(default_factory=dict)  # prompt length -> (sequence length, instance key)
+
+    def add(self, other: "ChunkResult") -> None:
+        self.checked += other.checked
+        self.failed += other.failed
+        self.failures = smallest(self.failures + other.failures)
+        self.answers.update(other.answers)
+        self.cot_max = max(self.cot_max, other.cot_max)
+        self.cot_total += other.cot_total
+        self.tokens += other.tokens
+        self.longest = max(self.longest, other.longest)
+        for plen, best in other.longest_keys.items():
+            self.longest_keys[plen] = max(self.longest_keys.get(plen, best), best)
+
+
+def smallest(failures: list[dict]) -> list[dict]:
+    """The MAX_FAILURES_KEPT smallest failures: shortest reference first, then by instance number."""
+    failures.sort(key=lambda f: (len(f["reference"]), f["instance"]))
+    return failures[:MAX_FAILURES_KEPT]
+
+
+def check_chunk(construction: Construction, task: Task, model, chunk: Chunk, mode: Mode = FLOAT64) -> ChunkResult:
+    seqs = build_sequences(construction, task, model, chunk)
+    out = teacher_force_all(model, seqs, mode)
+    bad = np.flatnonzero(~out.ok)
+    fails = []
+    for r in bad:  # keep only the smallest few, but order first: failure records cost a forward pass
+        fails.append((int(seqs.lengths[r] - seqs.starts[r]), int(chunk.keys[r]), int(r)))
+    fails.sort()
+    records = [failure_record(task, model, chunk, r, seqs, out, mode) for _, _, r in fails[:MAX_FAILURES_KEPT]]
+    last = seqs.ids[np.arange(len(seqs)), seqs.lengths - 1]
+    cot = seqs.lengths - seqs.starts - 2  # tokens after the prompt, before the answer
+    longest: dict = {}
+    for plen, length, key in zip((seqs.starts + 1).tolist(), seqs.lengths.tolist(), chunk.keys.tolist()):
+        longest[plen] = max(longest.get(plen, (length, key)), (length, key))
+    return ChunkResult(len(seqs), len(bad), records, Counter(model.vocab.tokens(last)),
+                       int(cot.max()) if len(seqs) else 0, int(cot.sum()), int(seqs.lengths.sum()),
+                       int(seqs.lengths.max()) if len(seqs) else 0, longest)
+
+
+def check(construction: Construction, task: Task, model, instances, mode: Mode = FLOAT64) -> ChunkResult:
+    """Check a list of instances (a Batch for retrieval tasks), numbered from 0: for tests and tools."""
+    check_vocabulary(task, model)
+    return check_chunk(construction, task, model, Chunk(np.arange(len(instances)), instances), mode)
+
+
+# -- a whole domain -------------------------------------------------------------------------------------
+_WORKER: tuple | None = None
+
+
+def _work(args) -> ChunkResult:
+    c, mode = args
+    construction, task, model, domain = _WORKER
+    return check_chunk(construction, task, model, domain.chunk(c)[1], mode)
+
+
+def shard_chunks(domain: Domain, shard: tuple[int, int]) -> list[int]:
+    return [c for c in range(domain.n_chunks) if c % shard[1] == shard[0]]
+
+
+def run(construction: Construction, task: Task, model, domain: Domain, mode: Mode = FLOAT64, *,
+        shard: tuple[int, int] = (0, 1), workers: int = 1, progress: bool = True, desc: str = "") -> ChunkResult:
+    """Check the shard's chunks of the domain, on ``workers`` forked processes when there are several."""
+    global _WORKER
+    check_vocabulary(task, model)
+    chunks = shard_chunks(domain, shard)
+    total = ChunkResult()
+    bar = cli.progress(sum(domain.chunk_size_of(c) for c in chunks), desc or construction.name,
+                       disable=not progress)
+    _WORKER = (construction, task, model, domain)
+    jobs = [(c, mode) for c in chunks]
+    try:
+        if workers > 1 and len(jobs) > 1:
+            with mp.get_context("fork").Pool(workers) as pool:
+                for res in pool.imap(_work, jobs):
+                    total.add(res)
+                    bar.update(res.checked)
+        else:
+            for job in jobs:
+                res = _work(job)
+                total.add(res)
+                bar.update(res.checked)
+    finally:
+        _WORKER = None
+        bar.close()
+    return total
+
+
+# -- memory -----------------------------------------------------------------------------------------------
+def state_memory(construction: Construction, task: Task, model, domain: Domain, res: ChunkResult,
+                 mode: Mode = FLOAT64, count: int = 8) -> dict:
+    """The RNN state on the longest sequences (one per prompt length, the ``count`` longest of those):
+    Lambda, the largest |state value|, the R_p precision whose integer range holds it
+    (``p = 2 ceil(log2(max + 1)) + 1``: R_p has (p-1)/2 integer bits) and the KV cache of a hybrid."""
+    shape = model.shape()
+    rnn = getattr(model, "rnn", model)
+    if shape["state_dim"] == 0 or not res.longest_keys:
+        return {}
+    rows = sorted({int(r) for b in rnn.blocks for r in b.unit.state_rows()})
+    keys = sorted(k for _, k in sorted(res.longest_keys.values())[-count:])
+    peak = 0.0
+    for key in keys:
+        _, chunk, r = domain.locate(key)
+        seqs = build_sequences(construction, task, model, task.subchunk(chunk, [r]))
+        x = model.forward(seqs.ids, mode)
+        peak = max(peak, float(np.abs(x[0][:, rows]).max()) if rows else 0.0)
+    int_bits = int(np.ceil(np.log2(peak + 1))) if peak > 0 else 0
+    p = 2 * int_bits + 1
+    out = {"Lambda": len(rows), "max_abs_state": peak, "p_state": p, "state_bits": len(rows) * p}
+    if shape["kv_per_position"]:
+        out["kv_cache_numbers"] = shape["kv_per_position"] * res.longest
+    return out
+
+
+# -- one instance: greedy decoding with the retriever and the stop rule ----------------------------------
+def decode_one(construction: Construction, task: Task, model, instance, mode: Mode = FLOAT64) -> dict:
+    """Decode greedily from the prompt until a token of the answer set (Sec 3, App. A.4), with the real
+    retriever for RAG models; compare with the reference and the task's answer."""
+    vocab = model.vocab
+    prompt = task.prompt(instance)
+    answer = task.solve(instance)
+    reference = [str(t) for t in (construction.reference(task, instance) if construction.reference
+                                  else [answer])]
+    stop = set(task.answer_set_ids(vocab).tolist())
+    generated, stopped = greedy(model, list(vocab.ids(prompt)), stop, len(reference) + 1, mode,
+                                Retriever(vocab) if construction.retrieval else None)
+    gen = vocab.tokens(generated)
+    report = {**task.describe_instance(instance), "prompt": [str(t) for t in prompt], "generated": gen,
+              "reference": reference, "answer": str(answer), "stopped": stopped,
+              "match": gen == reference and reference[-1] == str(answer)}
+    if not report["match"]:
+        k = next((i for i, (g, r) in enumerate(zip(gen, reference)) if g != r), min(len(gen), len(reference)))
+        report["position"] = len(prompt) + k + 1
+        report["expected"] = reference[k] if k < len(reference) else "(end)"
+        report["got"] = gen[k] if k < len(gen) else "(end)"
+        ids = list(vocab.ids(prompt)) + list(vocab.ids(reference[:k]))
+        report["trace"] = attention_trace(model, np.array(ids), len(ids) - 1, mode)
+    return report
+
+
+def attention_trace(model, ids: np.ndarray, pos: int, mode: Mode) -> list[str]:
+    """Where each head of every block attends from position ``pos`` (0-based), the nonzero scratch
+    coordinates after each block, and the top logits: the one first-failure trace of every checker."""
+    _, dump = model.forward(np.asarray(ids)[None], mode, dump=True)
+    toks = model.vocab.tokens(ids)
+    lines = []
+    embedding = set(model.vocab.coordinates) | {"pos"}
+    for layer in dump[1:]:
+        for name, w in (layer.get("attention") or {}).items():
+            col = w[0, pos]
+            key = int(np.argmax(col))
+            lines.append(f"  {layer['block']}: head {name!r} attends position {key + 1} ({toks[key]}) "
+                         f"with weight {float(col[key]):.6g}")
+        res = layer["residual"][0, pos]
+        shown = ", ".join(f"{nm}={float(res[i]):.6g}" for i, nm in enumerate(model.layout.names)
+                          if nm not in embedding and res[i] != 0)
+        lines.append(f"  {layer['block']}: residual {shown or '(scratch all zero)'}")
+    logits = model.logits(dump[-1]["residual"], mode)[0, pos]
+    top = np.argsort(logits)[::-1][:3]
+    lines.append("  top logits: " + ", ".join(f"{model.vocab.token(int(t))}={float(logits[t]):.6g}" for t in top))
+    return lines
+
+
+# -- the smallest precision that passes -----------------------------------------------------------------
+def min_precision(passes: Callable[[int], bool], p_max: int = P_MAX, report: Callable[[str], None] = print):
+    """Smallest odd p in 3..p_max for which ``passes(p)``, and every p tried.
+
+    Probes p = 15, 31, 63, ... (doubling + 1) up to p_max until one passes, then bisects between the
+    last failing and the first passing probe. The result passed and p - 2 failed (both were run).
+    Like every such search it assumes that passing is monotone in p between the probes; the list of
+    probes is returned so a reader can see the evidence.
+    """
+    tried: list[dict] = []
+
+    def probe(p: int) -> bool:
+        ok = bool(passes(p))
+        tried.append({"p": p, "pass": ok})
+        report(f"  p = {p}: {'pass' if ok else 'fail'}")
+        return ok
+
+    lo, hi, p = 1, None, 15  # invariant: lo failed (1: below the range), hi passed
+    while hi is None:
+        p = min(p, p_max)
+        if probe(p):
+            hi = p
+        elif p >= p_max:
+            return None, tried
+        else:
+            lo, p = p, 2 * p + 1
+    while hi - lo > 2:  # bisect over the odd p strictly between lo and hi
+        between = list(range(lo + 2, hi, 2))
+        mid = between[len(between) // 2]
+        if probe(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi, tried
+
+
+# -- certificates ------------------------------------------------------------------------------------------
+def model_info(construction: Construction, model, weights_file: str | None) -> dict:
+    return {"construction": construction.name, "theorem": construction.theorem, "kind": model.kind,
+            "shape": model.shape(), "weights_sha256": model_io.weights_sha256(model),
+            "weights_file": weights_file,
+            "weights_file_sha256": cli.sha256_file(weights_file) if weights_file else None,
+            "claimed_cot": construction.cot, "meta": model.meta}
+
+
+def result_fields(res: ChunkResult) -> dict:
+    return {"failure_count": res.failed, "answers": dict(res.answers),
+            "cot_length": {"max": res.cot_max, "mean": round(res.cot_total / res.checked, 3) if res.checked else None},
+            "tokens_checked": res.tokens, "longest_sequence": res.longest,
+            "position_convention": POSITION_CONVENTION}
+
+
+def arithmetic(mode: Mode) -> str:
+    """What the arithmetic of a run was, for the certificate (float64 is a fast path, not the model)."""
+    if mode.name == "rp":
+        return f"R_p with p = {mode.p}: the paper's fixed point (App. A.2), rounded after every operation"
+    if mode.name == "hard":
+        return "float64 with hard attention (uniform over the arg-max keys): the limit the constructions aim at"
+    return "float64 (IEEE double), a fast path; the paper's model is R_p (use --mode rp or --min-precision)"
+
+
+def merge(certs: list[dict], paths: list[str]) -> dict:
+    """Combine shard certificates of one run; refuses anything else with a one-line UsageError."""
+    for cert, path in zip(certs, paths):
+        if not isinstance(cert, dict) or "shard" not in cert or "instances_checked" not in cert:
+            raise cli.UsageError(f"{path} is not a shard certificate (written by --shard I/K --json)")
+        if cert.get("min_precision") is not None or "merged_from" in cert:
+            raise cli.UsageError(f"{path} is not a shard certificate (it is a merged or --min-precision one)")
+        if cli.certificate_checksum(cert) != cert.get("checksum"):
+            raise cli.UsageError(f"{path} has been edited since it was written (its checksum does not match)")
+    keys = {(repr(c["domain"]), c["model"]["weights_sha256"], c["mode"], c["command_kind"]) for c in certs}
+    if len(keys) != 1:
+        raise cli.UsageError("the certificates differ in domain, weights, mode or checker; they cannot be merged")
+    counts = {c["shard"]["count"] for c in certs}
+    indices = sorted(c["shard"]["index"] for c in certs)
+    if len(counts) != 1:
+        raise cli.UsageError(f"the certificates come from different shard counts {sorted(counts)}")
+    k = counts.pop()
+    if len(set(indices)) != len(indices):
+        raise cli.UsageError(f"shards overlap: indices {indices}")
+    if indices != list(range(k)):
+        missing = sorted(set(range(k)) - set(indices))
+        raise cli.UsageError(f"shards {missing} of {k} are missing")
+    total = ChunkResult()
+    for c in certs:
+        total.add(ChunkResult(c["instances_checked"], c["failure_count"], list(c["failures"]),
+                              Counter(c["answers"]), c["cot_length"]["max"],
+                              round((c["cot_length"]["mean"] or 0) * c["instances_checked"]),
+                              c["tokens_checked"], c["longest_sequence"]))
+    return {"result": total, "domain": certs[0]["domain"], "model": certs[0]["model"], "mode": certs[0]["mode"],
+            "arithmetic": certs[0].get("arithmetic"), "complete": total.checked == certs[0]["domain"]["instances"]}
+
