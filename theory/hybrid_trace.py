@@ -2,7 +2,7 @@
 
 * :func:`tm_hybrid_trace` (Thm 5.8): the tokens after the prompt ``<s> sym:x_1 .. sym:x_n`` --
   the record trace of theory.turing (5 tokens per step, Thm 5.4's phase 2 without the regex), then
-  the answer YES or NO (accept or reject), which stops greedy decoding (spec §1.2).
+  the answer YES or NO (accept or reject), which stops greedy decoding (Sec 3 and App. A.4).
 * :func:`istree_hybrid_trace` (Thm 5.7): the chain of thought after ``<s> u ~ v ... <sep>``: a DFS
   from vertex 1 that scans each vertex's neighbours in increasing order and finds the next one by a
   doubling search with nearest-neighbour queries (constructions/hybrid/istree.py explains why), then

@@ -1,11 +1,11 @@
-"""Vocabulary and the fixed embeddings shared by every model (paper §3, App. A.3; spec §1.1).
+"""Vocabulary and the fixed embeddings shared by every model (Sec 3, App. A.3).
 
 Token ids: the number tokens ``1..n`` have ids ``1..n``; the k-th special token (k = 1, 2, ...) has
 id ``n + k``. Id 0 is never used, so a zero in an id array always means "padding".
 
 Embeddings (fixed, never parameters):
 
-* number ``i``      -> ``i * w_num - (i^2 / 2) * w_num_sq``  (spec §1.1 erratum 4: the second
+* number ``i``      -> ``i * w_num - (i^2 / 2) * w_num_sq``  (docs/errata.md, number read-out: the second
   coordinate lets a tied read-out peak at an interior number; see :func:`number_logit_target`);
 * special token k   -> ``w_{2+k}``, i.e. its own indicator coordinate ``tok:<name>``;
 * position ``l``    -> ``l * w_pos`` (the last coordinate).
@@ -21,7 +21,7 @@ import numpy as np
 
 # Order fixed by the paper (App. A.3): <s>, ~, YES, NO, <StartSearch>, <EndSearch>. FAILED comes
 # from Def A.5 (the retriever's answer when nothing matches) and <sep> is the separator after the
-# IsTree edge list (spec §8.3 item 5).
+# IsTree edge list (docs/istree.md, problem 5).
 BASE_SPECIALS: tuple[str, ...] = ("<s>", "~", "YES", "NO", "<StartSearch>", "<EndSearch>", "FAILED", "<sep>")
 
 BOS, TILDE, YES, NO, START_SEARCH, END_SEARCH, FAILED, SEP = BASE_SPECIALS

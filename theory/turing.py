@@ -1,6 +1,6 @@
 """Decision Turing machines: file format, reference interpreter, library, record traces.
 
-This is the "problem" layer for Theorems 5.4 and 5.8 of the paper (spec §3.8, §3.11): the machines
+This is the "problem" layer for Theorems 5.4 and 5.8 of the paper (Thms 5.4 and 5.8): the machines
 the RAG and hybrid RNNs must simulate, and the reference token sequence they must produce.
 
 File format (JSON, written by hand; docs/turing.md has a worked example)::
@@ -34,7 +34,7 @@ is empty). Moving left of cell 1 is allowed: the tape is two-way infinite.
 Step limit: :func:`run` stops with :class:`StepLimitExceeded` once a machine has taken
 ``max_steps`` steps (default :data:`DEFAULT_MAX_STEPS` = 10_000) without halting.
 
-Record trace (Thm 5.4 phase 2 = Thm 5.8's CoT, spec §3.8/§3.11). Step ``t`` (``t = 1 .. T``)
+Record trace (Thm 5.4 phase 2 = Thm 5.8's CoT). Step ``t`` (``t = 1 .. T``)
 contributes the five tokens ``POINTER[t], TAPE[t+1, POINTER[t]], POINTER[t], State[t+1],
 Direction[t+1]``: the head cell before the step, the symbol written there, the head cell again,
 the new state and the move. Token spelling:

@@ -1,4 +1,4 @@
-"""One-head attention blocks (Defs C.7-C.12, Lemmas C.13-C.18, corrected; spec §4.2 and §8.2).
+"""One-head attention blocks (Defs C.7-C.12, Lemmas C.13-C.18, corrected; docs/errata.md).
 
 Each builder returns a :class:`Head` whose score is written as a sum of (key form) x (query form)
 terms over named residual coordinates; the closed-form score and its margin are stated above the
@@ -13,8 +13,8 @@ terms. Conventions shared by every block:
 * ``beta`` multiplies every score. The scores below are integers (or, for MatchNext, reals with the
   stated margin), so with margin ``gap`` the softmax leaks at most ``L exp(-beta gap)`` of its mass
   off the arg-max; :func:`default_beta` makes that leak smaller than float64's resolution
-  (spec §8.2: hard attention is only asymptotic, so beta is a calibrated constant, not 1).
-* The Match family uses the gap-calibrated constants of spec §8.2 (mismatch weight ``P = L^2 + 10``,
+  (docs/errata.md: hard attention is only asymptotic, so beta is a calibrated constant, not 1).
+* The Match family uses the gap-calibrated constants of docs/errata.md (mismatch weight ``P = L^2 + 10``,
   sink at ``-(L^2 + 5)``) instead of the paper's powers of n, which overflow float64's exact range.
 """
 
@@ -78,7 +78,7 @@ def _values(spec: HeadSpec, values: dict[str, str]) -> None:
 # -- COPY (Def C.7, Lemma C.13) -----------------------------------------------------------------------
 def copy_head(layout: Layout, *, s: int, values: dict[str, str], beta: float = 1.0,
               pos: str = "pos", pos_sq: str = "pos_sq", one: str = "one", name: str | None = None) -> Head:
-    """Write ``X[src, max(k - s, 1)]`` into ``dst`` at every position k (spec §8.2: max with 1, not 0)."""
+    """Write ``X[src, max(k - s, 1)]`` into ``dst`` at every position k (docs/errata.md: max with 1, not 0)."""
     if s < 1:
         raise ValueError(f"COPY needs a shift s >= 1, got {s}")
     spec = HeadSpec(layout, name or f"COPY s={s}")
@@ -100,7 +100,7 @@ def count_head(layout: Layout, *, keys: list[Quantity], queries: list[Quantity],
     spec = HeadSpec(layout, name)
     # score(k', k) = beta [ -sum_i (a_i - b_i)^2 + 1[k'=1] sum_i b_i^2 ]
     #             = beta sum_i [ -a_i^2 + 2 a_i b_i - (1 - 1[k'=1]) b_i^2 ]      (a_i(1) = 0).
-    # The printed factorisation has sign errors (erratum 6); this one is checked term by term in
+    # The printed factorisation has sign errors (docs/errata.md); this one is checked term by term in
     # tests. Score 0 at k' = 1 and at every match, <= -beta at every mismatch (integers): the softmax
     # is uniform over {1} and the matches, and the value 1[k'=1] averages to 1/(m+1).
     for a, b in zip(keys, queries):
@@ -149,7 +149,7 @@ def match_head(layout: Layout, *, keys: list[Quantity], queries: list[Quantity],
     #   a mismatch: <= -P - k'^2 <= -(L^2 + 14).
     # The smallest matching k' wins by (k'+1)^2 - k'^2 >= 5 over later matches (k' >= 2) and by
     # S - k'^2 >= 5 over the sink; with no match the sink wins by >= 9. Gap 5 in units of beta.
-    # (The paper's text says "largest"; its own formula, like this one, picks the smallest: erratum 6.)
+    # (The paper's text says "largest"; its own formula, like this one, picks the smallest: docs/errata.md.)
     with_one = _mismatch_terms(spec, keys, queries, P, beta, bos, one)
     spec.term(key=added(with_one, {pos_sq: -1.0, bos: 1.0 - S}), query={one: beta})
     _values(spec, values)
@@ -181,7 +181,7 @@ def match_nearest_head(layout: Layout, *, keys: list[Quantity], queries: list[Qu
                        values: dict[str, str], length: int, beta: float | None = None, bos: str = BOS,
                        one: str = "one", pos: str = "pos", pos_sq: str = "pos_sq",
                        name: str = "MatchNearest") -> Head:
-    """MatchNearest with the tie fix of spec §8.2: the match closest to the target position t(k).
+    """MatchNearest with the tie fix of docs/errata.md: the match closest to the target position t(k).
 
     Among matches at equal distance from t the earlier one wins; no match gives position 1.
     The target is an integer in 1..``length``.
@@ -208,7 +208,7 @@ def match_nearest_head(layout: Layout, *, keys: list[Quantity], queries: list[Qu
 
 # -- MatchNext (Def C.12, Lemma C.18) -----------------------------------------------------------------
 def match_next_constants(max_count: int) -> tuple[float, float]:
-    """(M1, M3) of spec §8.2: M1 = 8 N^4, M3 = M1 + 10, for counters 1/2 .. 1/(N+1)."""
+    """(M1, M3) of docs/errata.md: M1 = 8 N^4, M3 = M1 + 10, for counters 1/2 .. 1/(N+1)."""
     m1 = 8.0 * max_count**4
     return m1, m1 + 10.0
 
@@ -221,14 +221,14 @@ def match_next_head(layout: Layout, *, keys: list[Quantity], queries: list[Quant
 
     ``target`` is the query's next-hat of its own counter (FFN :func:`constructions.gadgets.ffn.next_hat`);
     counters are unit fractions 1/2 .. 1/(N+1) with N = ``max_count``; no match gives position 1
-    (spec §8.2: define MatchNext by the score's behaviour, which is what IsTree needs).
+    (docs/errata.md: define MatchNext by the score's behaviour, which is what IsTree needs).
     """
     M1, M3 = match_next_constants(max_count)
     sink = -M1 / 4 - 5.0 if sink is None else sink  # the sink's score / beta; see the margins below
     beta = default_beta(length, 1) if beta is None else beta
     spec = HeadSpec(layout, name)
     # score = beta [ -M3 sum (a-b)^2 - M1 (y^2 - 2 nh y) + 1[k'=1] (M3 sum b^2 - M1/4 - 5) ]
-    # This is the spec's score plus M1 nh^2 on every non-sink key, which removes the need for nh^2.
+    # This is the score of docs/errata.md plus M1 nh^2 on every non-sink key, which removes the need for nh^2.
     #   match: M1 (nh^2 - (nh - y)^2) > -M1/4 (y <= 1/2, nh > 0);  sink (y = 0): -M1/4 - 5;
     #   mismatch: <= -M3 + M1 nh^2 <= -M1 - 10 + M1/4 = -3 M1/4 - 10, below the sink by M1/2 + 5.
     # (The sink used to sit at -M1 - 5, under the best mismatch: verify.smt found the counterexample

@@ -1,10 +1,10 @@
-"""ReGLU FFN gadgets (Lemmas C.1-C.6, corrected; spec §4.1 and §8.1).
+"""ReGLU FFN gadgets (Lemmas C.1-C.6, corrected; docs/errata.md).
 
 Every gadget appends named hidden units to an :class:`FFNSpec`. A unit computes
 ``out += coef * ReLU(gate . x) * (lin . x)``; inputs are *linear forms* over named residual
 coordinates (``{"pos": 1.0, "one": -1.0}`` is ``pos - 1``; the key ``"bias"`` is a constant).
 All breakpoints and output coefficients are dyadic rationals whenever the caller's constants are,
-so that R_p arithmetic (spec §1.1) is exact on the intended inputs.
+so that R_p arithmetic (App. A.2) is exact on the intended inputs.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def multiply(ffn: FFNSpec, name: str, x: Form, y: Form, dst: str, coef: float = 
     """Lemma C.1 (corrected): ``dst += coef * x * y`` for any signs, width 2.
 
     ReLU(x) * y - ReLU(-x) * y = x * y because ReLU(a) - ReLU(-a) = a. The paper prints the output
-    combination as h_1 + h_2 and puts the ReLU on y; both are wrong (spec §4.1, erratum 6).
+    combination as h_1 + h_2 and puts the ReLU on y; both are wrong (docs/errata.md).
     """
     ffn.unit(f"{name}:+", x, y, {dst: coef})
     ffn.unit(f"{name}:-", scaled(x, -1.0), y, {dst: -coef})
@@ -68,7 +68,7 @@ def square(ffn: FFNSpec, name: str, x: Form, dst: str, coef: float = 1.0) -> FFN
 
 # -- C.3 indicator ------------------------------------------------------------------------------------
 def indicator(ffn: FFNSpec, name: str, x: Form, value: float, dst: str, coef: float = 1.0) -> FFNSpec:
-    """Lemma C.3 with dyadic offsets (spec §8.1): ``dst += coef * 1[x = B]`` for integer x, width 5.
+    """Lemma C.3 with dyadic offsets (docs/errata.md): ``dst += coef * 1[x = B]`` for integer x, width 5.
 
     f(x) = 4(R(x-B-1/2) - R(x-B+1/2)) + 4(R(B-x-3/4) - R(B-x+1/4)) + 4.
       x <= B-1: first pair 0 - 0, second pair (B-x-3/4) - (B-x+1/4) = -1, so 0 - 4 + 4 = 0;
@@ -153,9 +153,9 @@ def _poly(x: float) -> float:
 
 
 def next_hat(ffn: FFNSpec, name: str, x: str, x_sq: str, dst: str) -> FFNSpec:
-    """``dst += nh(x)`` with nh(1/m) = 1/(m+1) for m <= 3 and x - x^2 + x^3 for m >= 4 (spec §4.2.6).
+    """``dst += nh(x)`` with nh(1/m) = 1/(m+1) for m <= 3 and x - x^2 + x^3 for m >= 4 (Lemma C.18).
 
-    One ReGLU layer when x^2 is already in the residual (spec §8.1): x and -x^2 are linear units,
+    One ReGLU layer when x^2 is already in the residual (docs/errata.md): x and -x^2 are linear units,
     x^3 = ReLU(x) * x^2 (x >= 0), and for m = 1, 2, 3 a trapezoid bump (four ReLU units, dyadic
     breakpoints, equal to 1 at 1/m and 0 at every other unit fraction) adds the correction
     1/(m+1) - poly(1/m). Lemma C.19: for x = 1/m, poly(x) = 1/(m+1) + 1/(m^3 (m+1)).

@@ -1,6 +1,6 @@
 """The Linear-RNN half of the hybrids (Def 5.5): the features the top attention layer reads.
 
-Thm 5.6's proof (spec §3.9) replaces the Transformer's lower layers by an RNN whose outputs carry
+Thm 5.6's proof replaces the Transformer's lower layers by an RNN whose outputs carry
 what the one attention layer needs. Two blocks, both built from Lemmas C.20-C.21 and named FFN units:
 
     R1  linear unit  shift register (Lemma C.20): ``prev{s}`` / ``prev{s}_sq`` = the number and its

@@ -1,11 +1,11 @@
-"""Thm 5.7 (spec §3.10): a hybrid Linear RNN (+ one attention layer) solving IsTree with an
+"""Thm 5.7: a hybrid Linear RNN (+ one attention layer) solving IsTree with an
 O(n log n)-token chain of thought.
 
 Input ``<s>, u_1, ~, v_1, ..., u_m, ~, v_m, <sep>``; the CoT is theory.hybrid_trace.istree_hybrid_trace:
 a DFS from vertex 1 written as records ``dfs:q v w t x`` and moves ``dfs:down x`` / ``dfs:up f``
 (see that module for the grammar and the decision after each record).
 
-Why a new search (the paper only sketches it, spec §3.10 and erratum 12). One attention layer cannot
+Why a new search (the paper only sketches it; docs/errata.md). One attention layer cannot
 chain COUNT -> MatchNext as the Transformer of Thm 4.7 does, and a Linear RNN cannot hold a DFS stack.
 The only one-step lookups available are Match (first occurrence), MatchClose (latest occurrence up to
 the query position) and MatchNearest (the key nearest a target). "The next neighbour of v after w" is

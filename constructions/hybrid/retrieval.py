@@ -1,4 +1,4 @@
-"""Thm 5.6 (spec §3.9): constant-size hybrids (Linear RNN + one Transformer layer) for Index, AR,
+"""Thm 5.6: constant-size hybrids (Linear RNN + one Transformer layer) for Index, AR,
 c-gram retrieval and Counting, with no chain of thought.
 
 The proof reuses the Thm 4.6 attention layer and feeds it RNN outputs instead of lower Transformer

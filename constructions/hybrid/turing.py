@@ -1,4 +1,4 @@
-"""Thm 5.8 (spec §3.11): a hybrid Linear RNN (+ one attention layer) that simulates a Turing machine.
+"""Thm 5.8: a hybrid Linear RNN (+ one attention layer) that simulates a Turing machine.
 
 Sequence (Thm 5.4's without the regex and phase 1; theory.turing.record_trace, docs/turing.md):
 
@@ -28,7 +28,7 @@ The query at r, r+2 (the number itself) and r+3 (the number one back) is P_t. Ma
 latest key equal to P_t at or before the query, i.e. the most recent record of cell P_t from an
 earlier step (the current record's D comes later, at r+4) or, if there is none, the input symbol of
 that cell; with neither (a blank cell outside the input) it falls back to <s>, value 0 = blank.
-By Lemma C.31 (docs/turing.md) that is TAPE[t, P_t]. (Spec §3.11's "mark each record's value token"
+By Lemma C.31 (docs/turing.md) that is TAPE[t, P_t]. (The paper's proof of Thm 5.8 says "mark each record's value token"
 is realised on the record's last token so that the current record never answers its own query.)
 
 State[t] is the state token of the previous record: it sits exactly 2, 4 or 5 tokens back at r, r+2,

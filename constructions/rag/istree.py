@@ -1,7 +1,7 @@
-"""Thm 5.3 (corrected, spec §3.7): a Linear RNN with in-context regex RAG that decides IsTree by a
+"""Thm 5.3 (corrected): a Linear RNN with in-context regex RAG that decides IsTree by a
 retrieval DFS in O(n) CoT; the RNN never stores the stack.
 
-Format: the authors' simplified retrieval format (spec §5.1) with real regexes, not Algorithm 2 as
+Format: the simplified retrieval format of the authors' IsTree experiments (App. B) with real regexes, not Algorithm 2 as
 printed: Algorithm 2's r1/r3 alternations have several capture groups (``group(1)`` is ill-defined)
 and its records are looked up with ``\\b`` patterns that fail next to special tokens. Here
 (:func:`theory.rag.istree.istree_rag_trace`) parent records ``w par v`` live in the CoT, every DFS step

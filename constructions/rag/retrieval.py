@@ -1,4 +1,4 @@
-"""Thm 5.2 (corrected, spec §3.6): Linear RNNs with in-context regex RAG for Index, AR, c-gram
+"""Thm 5.2 (corrected): Linear RNNs with in-context regex RAG for Index, AR, c-gram
 retrieval and Counting.
 
 Each model emits the sequence of :mod:`theory.rag.retrieval` (``index_rag_trace`` .. ``counting_rag_trace``):

@@ -3,7 +3,7 @@
 The generated sequence is :func:`theory.rag.turing.tm_rag_trace` (phase 1: copy the input into
 records ``c_i, x_i, c_i`` with unary Index queries; phase 2: per step a newest-record lookup of the
 head cell, then the record ``p, w, p, q', m``; finally YES/NO). The tape lives in the context; the
-state holds O(1) numbers (spec §4.5):
+state holds O(1) numbers (docs/rag.md):
 
 ====================  =======================================================================
 state coordinate      meaning (block)
@@ -74,7 +74,7 @@ def scratch_names() -> list[str]:
 
 def build_rag_turing(machine: Machine | str, n_max: int, *, offset: int | None = None,
                      n_vocab: int | None = None, max_steps: int = DEFAULT_MAX_STEPS) -> LinearRNN:
-    """Thm 5.4 (corrected, spec §3.8): Linear RNN + regex RAG simulating ``machine`` on inputs of
+    """Thm 5.4 (corrected): Linear RNN + regex RAG simulating ``machine`` on inputs of
     length <= ``n_max``.
 
     Claimed size: depth 4 (blocks: registers/counters, input count, template flags, emission);

@@ -1,7 +1,7 @@
-"""In-context RAG with regular expressions (Sec 5.1, Def A.5; spec §1.5).
+"""In-context RAG with regular expressions (Sec 5.1, Def A.5).
 
 After the model emits ``<EndSearch>``, the retriever takes the tokens strictly between the last
-``<StartSearch>`` and that ``<EndSearch>`` as the pattern (spec §1.5: the printed definition includes
+``<StartSearch>`` and that ``<EndSearch>`` as the pattern (Def A.5: the printed definition includes
 the delimiters, which cannot be intended), detokenises the context *before* that ``<StartSearch>``
 (all earlier context, earlier queries and results included) with single spaces, and returns
 ``re.search(pattern, context).group(1)`` re-tokenised on spaces, or the single token ``FAILED`` when

@@ -1,4 +1,4 @@
-"""Thm 4.6, Associative Recall (App. C.4; spec §3.2): COPY s = 1, then Match the predecessor.
+"""Thm 4.6, Associative Recall (App. C.4): COPY s = 1, then Match the predecessor.
 
 Claimed size: depth 3, 1 head, width 16, no CoT; independent of n. This is the c-gram construction
 (:mod:`constructions.transformer.cgram`) with c = 2:

@@ -1,4 +1,4 @@
-"""Thm 4.6, c-gram retrieval (App. C.4; spec §3.2): COPY the c-1 previous tokens, then Match them.
+"""Thm 4.6, c-gram retrieval (App. C.4): COPY the c-1 previous tokens, then Match them.
 
 Claimed size: depth 3, c - 1 heads (at least 1), width 14 + 2(c - 1), no CoT; all independent of n.
 

@@ -1,4 +1,4 @@
-"""Thm 4.6, Counting (App. C.4; spec §3.2): COUNT at the query, COPY it forward, compare with t.
+"""Thm 4.6, Counting (App. C.4): COUNT at the query, COPY it forward, compare with t.
 
 Claimed size: depth 4, 1 head, width 17 (11 word-embedding coordinates with the token "0", pos, and
 one, pos_sq, cnt, cnt_prev, prod), no CoT; independent of n.

@@ -1,4 +1,4 @@
-"""Thm 4.6, Index (App. C.4; spec §3.2): a constant-size Transformer that answers x_i.
+"""Thm 4.6, Index (App. C.4): a constant-size Transformer that answers x_i.
 
 Claimed size: depth 2, 1 head, width 14 (10 word-embedding coordinates, pos, and one, pos_sq, ans), no CoT;
 parameters grow like poly(n) in magnitude only (the Match constants are ~ beta (n+3)^2).

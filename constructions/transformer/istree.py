@@ -5,18 +5,18 @@ width 58, FFN width at most 16. Parameters grow like poly(n) in magnitude (the l
 ``8 beta n^4``, in NEXT2); every attention column is one-hot up to ``L e^{-beta}`` (beta = 64 by default), which
 is below float64 resolution for every n the checkers reach. CoT length: at most 2n tokens.
 
-Input: ``<s>, u_1, ~, v_1, ..., u_m, ~, v_m, <sep>, c_1, c_2, ...`` (spec §8.3 item 5). At ``<sep>``
+Input: ``<s>, u_1, ~, v_1, ..., u_m, ~, v_m, <sep>, c_1, c_2, ...`` (docs/istree.md, problem 5). At ``<sep>``
 the model emits vertex 1; at CoT position l with current vertex v = c_l it emits the next tour
 vertex, or NO at a cycle, or YES/NO when the tour is complete (see :mod:`theory.tasks.istree`).
 
-This is the corrected schedule of spec §8.3, tightened from 9 to 7 blocks:
+This is the corrected schedule of docs/istree.md, tightened from 9 to 7 blocks:
 
 * The next-edge search needs no approximation of next(x). Edge records carry unit-fraction
   counters c = 1/(j+1) (j = occurrence of the vertex among edge tokens); for the current counter x',
   the next record has c = x'/(1+x'), i.e. ``c (1 + x') - x' = 0``; the one after has
   ``c (1 + 2x') - x' = 0``. The squared residual is a bilinear form in key features (c^2, c, 1)
-  and query features (1, x', x'^2), so it sits directly in the attention score (spec §8.3 item 3's
-  division-free test, used inside the head instead of after it).
+  and query features (1, x', x'^2), so it sits directly in the attention score (docs/istree.md, problem 3:
+  a division-free test, used inside the head instead of after it).
 * The descent flag and the counter x' = desc ? 1 : x come out of one FFN, because desc is a sum of
   ReLUs of the integer w - f and each ReLU can gate the linear quantity (1 - x) (and x^2 is fetched
   by the same attention that fetches x).
@@ -175,7 +175,7 @@ def _block3_heads(lay: Layout, beta: float):
 
 
 def _block3_ffn(lay: Layout):
-    # Unified edge records (spec §8.3 item 4). Edge i = (u_i, v_i) sits at positions 3i-1, 3i, 3i+1.
+    # Unified edge records (docs/istree.md, problem 4). Edge i = (u_i, v_i) sits at positions 3i-1, 3i, 3i+1.
     #   at v_i     (previous token is ~):      record (u_i, v_i, cnt(u_i)) from 2 back / here
     #   at 3i + 2  (token 2 back is ~):        record (v_i, u_i, cnt(v_i)) from 1 back / 3 back
     # Elsewhere both flags are 0 and the record is 0 (vertex 0 matches no query).

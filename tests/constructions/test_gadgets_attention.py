@@ -69,13 +69,13 @@ def test_copy_all_sequences(mode, s):
                                                                  beta=A.default_beta(L, 1))])])
     got = outputs(model, ids, "out", mode)
     vals = values(ids)
-    # definition with max{k - s, 1} (spec §8.2; the paper's max{k - s, 0} has no position 0)
+    # definition with max{k - s, 1} (docs/errata.md; the paper's max{k - s, 0} has no position 0)
     expect = np.stack([vals[:, max(k - s, 1) - 1] for k in range(1, L + 1)], axis=1)
     assert_exact(got, expect, mode)
 
 
 def test_copy_needs_beta():
-    """Spec §8.2: at beta = 1 the softmax leaks mass (hard attention is only asymptotic)."""
+    """At beta = 1 the softmax leaks mass: hard attention is only asymptotic (docs/errata.md)."""
     ids = sequences(3, 5)
     model = model_with(["out"], lambda lay: [Block([A.copy_head(lay, s=1, values={"num": "out"}, beta=1.0)])])
     vals = values(ids)
@@ -260,7 +260,7 @@ def tied_average(vals, k):
 
 
 def test_match_nearest_printed_penalty_ties():
-    """Spec §8.2: with -(t - k')^2 two matches equidistant from t tie; hard attention averages them."""
+    """Lemma C.17 as printed: with -(t - k')^2 two matches equidistant from t tie; hard attention averages them."""
     ids = sequences(3, 6)
     L = ids.shape[1]
     got = outputs(_nearest_model(L, printed=True), ids, "out", HARD)
@@ -308,7 +308,7 @@ def test_next_hat_on_unit_fractions():
 @pytest.mark.parametrize("mode", [FLOAT64, HARD, Rp(51)], ids=str)
 @pytest.mark.parametrize("s", [1, 3])
 def test_match_next_all_sequences(mode, s):
-    # R_p: spec §8.2 puts MatchNext at ~12 log2 n + 15 bits (51 at n = 8); p = 47 fails here.
+    # R_p: docs/errata.md puts MatchNext at ~12 log2 n + 15 bits (51 at n = 8); p = 47 fails here.
     ids = sequences(2, 7)
     L = ids.shape[1]
     got = outputs(next_model(s, L), ids, "out", mode)
@@ -327,7 +327,7 @@ def test_match_next_all_sequences(mode, s):
 
 @pytest.mark.parametrize("N", [1, 2, 3, 4, 8, 16, 64, 256])
 def test_match_next_margin_exact(N):
-    """M1 (g^2 - 2 g delta) >= 1 over all counters 1/2..1/(N+1), with exact rationals (spec §8.2)."""
+    """M1 (g^2 - 2 g delta) >= 1 over all counters 1/2..1/(N+1), with exact rationals (docs/errata.md)."""
     M1, _ = A.match_next_constants(N)
     M1 = Fraction(int(M1))
     counters = [Fraction(1, j) for j in range(2, N + 2)]

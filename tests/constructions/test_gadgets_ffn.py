@@ -127,7 +127,7 @@ def test_threshold_non_strict_and_strict(mode):
 
 
 def test_threshold_as_printed_is_non_strict():
-    """Spec §8.1: the intended C.5 form is 1[x >= u] (not 1[x > u]): it differs exactly at x = u."""
+    """Lemma C.5: the intended form is 1[x >= u] (not 1[x > u]): it differs exactly at x = u."""
     got = run_ffn(lambda f: G.threshold(f, "ge", {"num": 1.0}, 5.0, 1.0, "out"))
     assert np.all(got[I == 5] == 1.0)
 

@@ -118,7 +118,7 @@ def test_cli_passes_and_rejects_bad_input(tmp_path):
 
 
 def test_one_nearest_query_is_not_a_successor_search():
-    # Spec §3.10 / erratum 12: a quadratic nearest-match score is symmetric, so one query at the
+    # Thm 5.7 (docs/errata.md): a quadratic nearest-match score is symmetric, so one query at the
     # target w + 1 returns the current neighbour w whenever the successor is farther than w: with
     # neighbours {1, 3} of vertex 2 and w = 1, target 2 answers 1 (tie, smaller wins), not 3. The
     # doubling search asks target 3 next and finds it.

@@ -129,7 +129,7 @@ def test_cli_passes_and_rejects_bad_input(capsys, tmp_path):
 
 
 def test_marking_the_value_token_would_answer_with_the_new_symbol():
-    # Spec §3.11 marks "each record's value token with its cell id". Then at the record's second
+    # The proof of Thm 5.8 marks "each record's value token with its cell id". Then at the record's second
     # pointer (where the new state is due) the latest mark for the cell is the current record's
     # own W_t, the symbol just written, not the one read; delta(state, written) can differ from
     # delta(state, read). Our marks sit on the record's last token (the move), after every use.

@@ -1,4 +1,4 @@
-"""The printed RAG regexes (spec §3.6, §3.8, §7 item 3) fail under the paper's own detokenisation
+"""The printed RAG regexes (Thms 5.2 and 5.4) fail under the paper's own detokenisation
 (tokens joined by single spaces, Python ``re``, first match, group 1); ours succeed."""
 
 from __future__ import annotations

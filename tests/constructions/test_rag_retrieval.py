@@ -1,6 +1,6 @@
 """Thm 5.2 RAG Linear RNNs (Index, AR, c-gram, Counting): the reference sequences against independent
 solvers and the real retriever, the models by teacher forcing (exhaustive and random), a corrupted
-weight caught by the checker, the regexes the spec suggests failing under token-joined patterns, and
+weight caught by the checker, the textbook-safe regexes failing under token-joined patterns, and
 a state whose size does not depend on n."""
 
 from __future__ import annotations
@@ -150,7 +150,7 @@ def test_state_is_constant_across_n():
 
 def test_spec_safe_forms_fail_when_emitted_as_tokens():
     text = "<s> 3 5 3 7 3"
-    # spec §3.6 suggests `(?:^| )q (\S+)`; emitted as tokens it becomes `(?:^| ) 3 (\S+)` (two spaces)
+    # the usual safe form `(?:^| )q (\S+)`; emitted as tokens it becomes `(?:^| ) 3 (\S+)` (two spaces)
     assert re.search(r"(?:^| ) 3 (\S+)", text) is None
     assert re.search(" ".join(map(str, rt.gram_query([3]))), text).group(1) == "5"
     # Counting: without a guard the query token itself is counted (q = 4 occurs twice in the data)

@@ -75,7 +75,7 @@ def test_hard_family_is_tree_iff_bits_differ(n):
 def test_binary_family_is_balanced():
     rng = np.random.default_rng(0)
     trees = sum(task.is_tree(10, task.sample_graph(10, "binary", rng)) for _ in range(2000))
-    assert 850 < trees < 1150  # exactly 1/2 in expectation (spec §5.1)
+    assert 850 < trees < 1150  # exactly 1/2 in expectation (App. B)
 
 
 def test_enumeration_counts_and_order():
@@ -108,7 +108,7 @@ def test_bad_n_and_families():
 
 
 def test_position_only_yes_test_is_fooled():
-    """Erratum 11 / spec §8.3 item 6: the paper's YES test looks only at position 5n - 3.
+    """Lemma C.27 (docs/istree.md, problem 6): the paper's YES test looks only at position 5n - 3.
 
     In the paper's format (no separator) the tour ends at position 3m + 1 + (2c - 1), c = the size of
     vertex 1's component. A path on 1..n-6 plus 10 edges among the last 6 vertices has m = n + 3 and

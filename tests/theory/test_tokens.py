@@ -1,4 +1,4 @@
-"""Vocabulary ids and fixed embeddings (App. A.3, spec §1.1)."""
+"""Vocabulary ids and fixed embeddings (App. A.3)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from theory.tasks.istree import check_edges
 from theory.tokens import BOS, END_SEARCH, FAILED, NO, START_SEARCH, TILDE, YES
 
 # The authors' simplified retrieval format (the simplified format of the authors' IsTree experiments, App. B) with real regexes instead of Algorithm 2's
-# multi-group alternations (whose group(1) is ill-defined, spec §3.7). Parent records ``w par v`` live
+# multi-group alternations (whose group(1) is ill-defined, Thm 5.3). Parent records ``w par v`` live
 # in the CoT (the stack is implicit in them); each DFS step restates its state ``step v v'`` so every
 # pattern is a fixed template around numbers a few tokens back. Patterns (spaces = token joins):
 #

@@ -6,7 +6,7 @@ and never from any weights. Regex fragments are special tokens; the retriever
 (:mod:`constructions.runtime.retrieve`) joins the tokens between ``<StartSearch>`` and
 ``<EndSearch>`` with single spaces, so every space in a pattern below is a token boundary.
 
-Why the patterns differ from the printed ones (spec §3.6, §3.8, §7 item 3; docs/errata.md):
+Why the patterns differ from the printed ones (Thms 5.2 and 5.4; docs/errata.md):
 
 * **No number token can sit inside a quantifier.** ``{k}`` with ``k`` a number token detokenises
   to ``{ k }``, which Python's ``re`` reads as the literal text "{ k }" (also under ``(?x)``), so

@@ -2,9 +2,9 @@
 
 Format: ``<s>, x_1, ..., x_n, q`` with tokens in 1..n. The instance is valid iff q occurs among
 x_1..x_{n-1}; the answer is x_{j+1} for the smallest such j (keys are implicitly unique in the
-paper; Match and regex take the first occurrence, spec §2).
+paper; Match and regex take the first occurrence, Sec 4).
 
-Hard family (spec §3.2, n even): ``<s>, 1, v_1, 2, v_2, ..., n/2, v_{n/2}, k`` with
+Hard family (Thm 4.6, n even): ``<s>, 1, v_1, 2, v_2, ..., n/2, v_{n/2}, k`` with
 ``v_i = n/2 + 1 + x_i``, x in {0,1}^{n/2}, k in 1..n/2, answer v_k. The paper prints
 ``v_i = n/2 + x_i``; then v_i = n/2 is also a key and the first occurrence of the query n/2 can be
 a value, so the family's intended label x_{n/2} + n/2 is wrong for AR (:func:`printed_hard_family`

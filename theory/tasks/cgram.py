@@ -4,7 +4,7 @@ Format: ``<s>, x_1, ..., x_n, q_1, ..., q_{c-1}`` with tokens in 1..n and 2 <= c
 is valid iff the (c-1)-gram q prefixes some c-gram of x; the answer is x_{j+c-1} for the smallest j
 with x_j..x_{j+c-2} = q and j + c - 1 <= n (first occurrence, as for AR). c = 2 is AR.
 
-Hard family (spec §3.2, c divides n): ``<s>, (1)^{c-1}, v_1, ..., (n/c)^{c-1}, v_{n/c}, (k)^{c-1}``
+Hard family (Thm 4.6, c divides n): ``<s>, (1)^{c-1}, v_1, ..., (n/c)^{c-1}, v_{n/c}, (k)^{c-1}``
 with ``v_i = n/c + 1 + x_i``, x in {0,1}^{n/c} (the paper prints {0,1}^{n/2}, and ``n/c + x_i``,
 which collides with the key n/c exactly as for AR; see docs/errata.md).
 """

@@ -8,9 +8,9 @@ The threshold t >= 1 is the number token t; t = 0 is the extra token ``"0"``. It
 own indicator coordinate and zero on ``num``, so every threshold token carries its value t in
 ``num`` (theory.tokens: a special token has num = 0).
 
-Hard family (spec §3.2): x in {0,1}^n written as the increasing list of the j with x_j = 1, query
+Hard family (Thm 4.6): x in {0,1}^n written as the increasing list of the j with x_j = 1, query
 q = k, threshold **t = 0**; the answer is YES iff x_k = 1. The paper's "threshold 1" asks whether a
-count of 0 or 1 exceeds 1, which is always NO and conveys nothing (erratum 8).
+count of 0 or 1 exceeds 1, which is always NO and conveys nothing (docs/errata.md).
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """Index (Def 4.2): a length-n sequence of number tokens, then a query i; the answer is x_i.
 
 Format: ``<s>, x_1, ..., x_n, i`` with every x_j and i in 1..n; the answer is the next token x_i.
-The data comes before the query, as in every hard instance of Thm 4.6 (spec §3.2: with the query
+The data comes before the query, as in every hard instance of Thm 4.6 (with the query
 first a streaming algorithm would need only O(log n) memory).
 
 Exhaustive domain: every x in {1, 2}^n and every query i (n 2^n instances). The paper's hard
-family (spec §3.2) is this same set: x in {0,1}^n written as tokens, here the tokens 1 and 2.
+family (Thm 4.6) is this same set: x in {0,1}^n written as tokens, here the tokens 1 and 2.
 """
 
 from __future__ import annotations

@@ -1,10 +1,10 @@
 """IsTree (Sec 4.2.2, Def A.2): is an undirected graph on vertices 1..n a tree?
 
-Prompt format (spec §2 and §8.3 item 5): ``<s>, u_1, ~, v_1, ..., u_m, ~, v_m, <sep>`` with
+Prompt format (Sec 4.2.2; the separator: docs/istree.md): ``<s>, u_1, ~, v_1, ..., u_m, ~, v_m, <sep>`` with
 ``u_i < v_i``; every edge is undirected, so an edge given as (5, 2) is written ``2 ~ 5``. The
 separator marks where the chain of thought starts.
 
-Reference chain of thought (Algorithm 1 of Lemma C.27 with the early-NO rule of §4.3): a DFS from
+Reference chain of thought (Algorithm 1 of Lemma C.27 with its early NO at a cycle): a DFS from
 vertex 1 that scans each vertex's incident edges in input order, skips the edge to its DFS parent,
 descends into the first unvisited neighbour and emits the vertex it arrives at; when a vertex has
 no edge left it emits its parent (backtracking). At the first scanned edge to an already visited

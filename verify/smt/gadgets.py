@@ -29,7 +29,7 @@ BOS = att.BOS
 
 
 def length_for(n: int) -> int:
-    """Positions the attention lemmas are proved for: L = 5n (spec §8: the IsTree prompt plus CoT)."""
+    """Positions the attention lemmas are proved for: L = 5n (the IsTree prompt plus CoT)."""
     return 5 * n
 
 
@@ -440,7 +440,7 @@ def _next_obl(n, built):
     Claim (gap 1 in units of beta): among c matches with counters 1/2 .. 1/(c+1) the one nearest
     next(x), 1/min(m+1, c+1), wins; every match
     beats the sink; the sink and every match beat every mismatch. Counters of matches are distinct
-    and consecutive (spec §4.2.6).
+    and consecutive (Lemma C.18).
     """
     nh_ffn, head = built
     L, N = length_for(n), n
@@ -474,7 +474,7 @@ def _next_obl(n, built):
                 "k2'": k2, **{f"a{i}@k2'": a2[i] for i in range(DIMS)}, "y@k2'": m2["y"]}
         pair_show = {**show, "c (matches)": z3.Int("c")}
         g = beta
-        # c matching keys carry the consecutive counters 1/2 .. 1/(c+1); the spec's k* is the one
+        # c matching keys carry the consecutive counters 1/2 .. 1/(c+1); the target k* is the one
         # nearest next(x) = 1/(m+1), i.e. j* = min(m + 1, c + 1).
         c = z3.Int("c")
         obs += [

@@ -1,7 +1,7 @@
 """Precision certificates: the smallest p for which the margin argument proves R_p exactness.
 
 The argument (for a construction whose hard-attention forward pass is correct — the Z3 proofs of
-:mod:`verify.smt.models` for small n, the gadget lemmas for every n): R_p arithmetic (spec §1.1,
+:mod:`verify.smt.models` for small n, the gadget lemmas for every n): R_p arithmetic (App. A.2,
 round after every operation) computes exactly the hard-attention forward pass if, with q = (p-1)/2,
 
 1. **range**: every intermediate (weights, residual coordinates, each projection and its partial
