@@ -27,9 +27,14 @@ BASE_SPECIALS: tuple[str, ...] = ("<s>", "~", "YES", "NO", "<StartSearch>", "<En
 BOS, TILDE, YES, NO, START_SEARCH, END_SEARCH, FAILED, SEP = BASE_SPECIALS
 
 
+def tok(name: str) -> str:
+    """The residual coordinate of special token ``name``: ``tok:<name>`` (its embedding indicator)."""
+    return f"tok:{name}"
+
+
 def embedding_coordinates(specials: tuple[str, ...]) -> list[str]:
     """Names of the embedding coordinates, in order: ``num``, ``num_sq``, ``tok:<name>`` ..."""
-    return ["num", "num_sq"] + [f"tok:{name}" for name in specials]
+    return ["num", "num_sq"] + [tok(name) for name in specials]
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,10 @@ from constructions.gadgets.ffn import added, scaled
 from constructions.runtime.builder import Form, HeadSpec
 from constructions.runtime.layout import Layout
 from constructions.runtime.transformer import Head
+from theory import tokens
+from theory.tokens import tok
 
-BOS = "tok:<s>"
+BOS = tok(tokens.BOS)
 
 
 @dataclass(frozen=True)

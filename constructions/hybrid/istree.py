@@ -66,9 +66,9 @@ from constructions.runtime.rnn import Hybrid, LinearRNN, RNNBlock
 from constructions.runtime.transformer import Block, Head
 from theory.hybrid_trace import DOWN, ISTREE_EXTRA, QUERY, UP, ZERO
 from theory.tasks.istree import check_n
-from theory.tokens import BOS, NO, SEP, TILDE, YES, Vocab
+from theory.tokens import BOS, NO, SEP, TILDE, YES, Vocab, tok
 
-T = {name: f"tok:{name}" for name in (BOS, SEP, TILDE, YES, NO, ZERO, QUERY, DOWN, UP)}
+T = {name: tok(name) for name in (BOS, SEP, TILDE, YES, NO, ZERO, QUERY, DOWN, UP)}
 LAGS = {"num": 7, "nsq": 4, "down": 4, "up": 4, "sep": 4, "q": 4, "tilde": 2}
 SOURCES = {"num": "num", "nsq": "num_sq", "down": T[DOWN], "up": T[UP], "sep": T[SEP], "q": T[QUERY],
            "tilde": T[TILDE]}

@@ -64,6 +64,7 @@ from constructions.runtime.layout import Layout
 from constructions.runtime.rnn import Hybrid, LinearRNN, RNNBlock
 from constructions.runtime.transformer import Block
 from theory.tokens import BOS, NO, YES, Vocab
+from theory.tokens import tok as token_coordinate
 from theory.turing import MOVES, Machine, move_token, run, state_token, symbol_token, trace_vocabulary
 
 PHASES = 4          # 0 other, 1 first pointer, 2 second pointer, 3 new state
@@ -122,7 +123,7 @@ def build_turing_hybrid(machine: Machine, *, offset: int, cells: int, length: in
     enc = Encoding(machine)
     vocab = Vocab(cells, extra=trace_vocabulary(machine))
     layout = Layout.for_vocab(vocab, scratch_names())
-    tok = {name: f"tok:{name}" for name in vocab.specials}
+    tok = {name: token_coordinate(name) for name in vocab.specials}
     sym_form = {tok[symbol_token(s)]: float(enc.sym(s)) for s in enc.symbols if enc.sym(s)}
     st_form = {tok[state_token(q)]: float(enc.state(q)) for q in enc.states if enc.state(q)}
     is_sym = {tok[symbol_token(s)]: 1.0 for s in enc.symbols}

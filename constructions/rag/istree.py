@@ -23,7 +23,7 @@ state coordinate      meaning (block 1 linear unit, Lemmas C.20/C.21)
 
 Lambda = 39 for every n; each number is at most max(n, #specials) (cnt <= n), so p = O(log n).
 
-Blocks 2-4 are FFNs on integers (exact, :mod:`constructions.rag.gates`):
+Blocks 2-4 are FFNs on integers (exact, :mod:`constructions.gadgets.gates`):
 block 2 (features) ``1[sp_k = s]`` and ``1[integer form = 0]`` (hat, 3 units each); block 3 (rules)
 ``AND`` of binary features ``ReLU(sum f + sum (1 - g) - (m - 1))``, exact for 0/1 inputs; block 4
 (emission) cancels the current token's embedding and, for the one rule that fires, raises a special
@@ -37,13 +37,13 @@ per DFS step (one step per tree edge descended, one per return, one per skipped 
 from __future__ import annotations
 
 from constructions.gadgets.rnn import recent_inputs, running_sum
-from constructions.rag.gates import cancel_embedding, hat
+from constructions.gadgets.gates import cancel_embedding, hat
 from constructions.runtime.builder import FFNSpec, Form, LinearUnitSpec
 from constructions.runtime.layout import Layout
 from constructions.runtime.rnn import LinearRNN, RNNBlock
 from theory.rag import istree as rt
 from theory.rag.retrieval import GRAM_LEFT
-from theory.tokens import BOS, END_SEARCH, FAILED, NO, SEP, START_SEARCH, TILDE, YES, Vocab
+from theory.tokens import BOS, END_SEARCH, FAILED, NO, SEP, START_SEARCH, TILDE, YES, Vocab, tok
 
 LAGS = 19
 NUM = "num"  # condition "the token is a number" (special index 0)
@@ -145,17 +145,17 @@ def build_rag_istree(n: int) -> LinearRNN:
     # block 1: the token's special index, shift registers (C.20), the record counter (C.21)
     f0 = FFNSpec(lay)
     for name, k in sidx.items():
-        f0.linear(f"sp_in {name}", {f"tok:{name}": float(k)}, {"sp_in": 1.0})
+        f0.linear(f"sp_in {name}", {tok(name): float(k)}, {"sp_in": 1.0})
     u1 = LinearUnitSpec(lay, "registers, records")
     recent_inputs(u1, ["sp_in", "num"], [[f"sp{k}", f"nm{k}"] for k in range(LAGS)])
-    running_sum(u1, f"tok:{PAR}", "cnt")
+    running_sum(u1, tok(PAR), "cnt")
     # The FFN of block 0 writes sp_in from the embedding; the unit of block 1 shifts it in.
     # block 2: features, 1[z = 0] for integer z (hat: exact)
     f2 = FFNSpec(lay)
     for key, coord in feats.items():
         if key[0] == "sp":
-            _, k, tok = key
-            z = {f"sp{k}": 1.0, "bias": -float(0 if tok == NUM else sidx[tok])}
+            _, k, token = key
+            z = {f"sp{k}": 1.0, "bias": -float(0 if token == NUM else sidx[token])}
         else:
             z = dict(key[1])
         hat(f2, coord, z, {"bias": 1.0}, {coord: 1.0})
@@ -178,7 +178,7 @@ def build_rag_istree(n: int) -> LinearRNN:
     cancel_embedding(f4, vocab.coordinates)
     for i, (_, emit) in enumerate(rules):
         if isinstance(emit, str):
-            f4.linear(f"g{i}->{emit}", {f"g{i}": 1.0}, {f"tok:{emit}": 1.0})
+            f4.linear(f"g{i}->{emit}", {f"g{i}": 1.0}, {tok(emit): 1.0})
         else:
             f4.unit(f"g{i}->num", {f"g{i}": 1.0}, {k: 2.0 * c for k, c in emit.items()}, {"num": 1.0})
             f4.unit(f"g{i}->num_sq", {f"g{i}": 1.0}, {"bias": 2.0}, {"num_sq": 1.0})

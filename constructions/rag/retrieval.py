@@ -18,7 +18,7 @@ state coordinate      meaning (all from Lemmas C.20/C.21 linear units)
 
 so Lambda depends on the task (and c) only, never on n. A template position is an integer affine
 function of ``o`` (and of qv / tv), and every token is emitted by an exact integer gate
-(:mod:`constructions.rag.gates`): ``hat(z) * lin = 1[z = 0] * lin`` and ``ge1(z) * lin = 1[z >= 1] * lin``
+(:mod:`constructions.gadgets.gates`): ``hat(z) * lin = 1[z = 0] * lin`` and ``ge1(z) * lin = 1[z >= 1] * lin``
 with small-integer breakpoints, exact in float64 and in R_p once the integers fit. Emission cancels the
 current token's embedding, then raises one special coordinate to 1 or writes (num, num_sq) = (2v, 2)
 (margin 1, :func:`theory.tokens.number_logit_target`). In the prompt (o = 0) every position proposes
@@ -28,17 +28,13 @@ current token's embedding, then raises one special coordinate to 1 or writes (nu
 from __future__ import annotations
 
 from constructions.gadgets.rnn import recent_inputs, running_sum
-from constructions.rag.gates import cancel_embedding, ge1, hat
+from constructions.gadgets.gates import cancel_embedding, ge1, hat
 from constructions.runtime.builder import FFNSpec, Form, LinearUnitSpec
 from constructions.runtime.layout import Layout
 from constructions.runtime.rnn import LinearRNN, RNNBlock
 from theory.rag import retrieval as rt
 from theory.tasks import ar, cgram, counting, index
-from theory.tokens import END_SEARCH, FAILED, NO, START_SEARCH, YES, Vocab
-
-
-def tok(name: str) -> str:
-    return f"tok:{name}"
+from theory.tokens import END_SEARCH, FAILED, NO, START_SEARCH, Vocab, YES, tok
 
 
 def _vocab(task_vocab: Vocab) -> Vocab:

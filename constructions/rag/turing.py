@@ -38,21 +38,17 @@ from __future__ import annotations
 
 from constructions.gadgets.ffn import multiply_nonneg
 from constructions.gadgets.rnn import running_sum
-from constructions.rag.gates import cancel_embedding, emit_number_gated, ge1, hat, table
+from constructions.gadgets.gates import cancel_embedding, emit_number_gated, ge1, hat, table
 from constructions.runtime.builder import FFNSpec, LinearUnitSpec
 from constructions.runtime.layout import Layout
 from constructions.runtime.rnn import LinearRNN, RNNBlock
 from theory.rag import turing as rt
 from theory.tasks.turing import tm_domain
-from theory.tokens import END_SEARCH, FAILED, NO, START_SEARCH, YES, Vocab
+from theory.tokens import END_SEARCH, FAILED, NO, START_SEARCH, Vocab, YES, tok
 from theory.turing import DEFAULT_MAX_STEPS, MOVES, Machine, load_machine, move_token, state_token, symbol_token
 
 ST_LAGS, SY_LAGS = 13, 5
 P2_FLAGS = (0, 2, 4, 7, 9, 10, 11)  # phase-2 offsets with their own flag; pointer offsets share one
-
-
-def tok(name: str) -> str:
-    return f"tok:{name}"
 
 
 def state_index(machine: Machine) -> dict[str, int]:

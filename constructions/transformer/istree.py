@@ -44,9 +44,10 @@ from constructions.runtime.builder import FFNSpec, HeadSpec
 from constructions.runtime.layout import Layout
 from constructions.runtime.transformer import Block, Transformer
 from theory.tasks.istree import check_n, max_cot_length, max_prompt_length
-from theory.tokens import Vocab
+from theory import tokens
+from theory.tokens import Vocab, tok
 
-BOS, SEP, TILDE, YES, NO = "tok:<s>", "tok:<sep>", "tok:~", "tok:YES", "tok:NO"
+BOS, SEP, TILDE, YES, NO = (tok(t) for t in (tokens.BOS, tokens.SEP, tokens.TILDE, tokens.YES, tokens.NO))
 
 SCRATCH = [
     "one", "pos_sq", "is_num",                                                # block 1
