@@ -243,3 +243,26 @@ def match_next_head(layout: Layout, *, keys: list[Quantity], queries: list[Quant
     spec.term(key=added(with_one, scaled(counter.square, -M1), {bos: sink}), query={one: beta})
     _values(spec, values)
     return spec.build()
+
+
+# -- Match on keys that occur at most once ------------------------------------------------------
+def unique_match_head(layout: Layout, *, key: Quantity, query: Quantity, values: dict[str, str], beta: float,
+                      name: str, bos: str = BOS, one: str = "one") -> Head:
+    """Match for keys that occur at most once (every vertex arrives by ``dfs:down`` at most once).
+
+    score = beta [ -P (a - b)^2 + 1[k'=1] (P b^2 - S) ],  P = 10, S = 5, a = 0 at k' = 1:
+    the sink scores -5 beta, the matching key 0, every mismatch <= -10 beta (integers): gap 5 both
+    ways. With unique keys no position tie-break is needed, so the scores stay O(beta n^2) instead of
+    Match's O(beta L^2 n^2) (which R_p cannot hold at p <= 53, the largest float64 emulates). A query
+    0 matches every zero-keyed position; those queries only occur where the value is not read.
+    """
+    P, S = 10.0, 5.0
+    spec = HeadSpec(layout, name)
+    # -P (a - b)^2 + 1[k'=1] P b^2 = -P a^2 + 2P a b - P (1 - 1[k'=1]) b^2   (a = 0 at k' = 1)
+    spec.term(key=key.square, query={one: -P * beta})
+    spec.term(key=key.value, query=scaled(query.value, 2.0 * P * beta))
+    spec.term(key={one: 1.0, bos: -1.0}, query=scaled(query.square, -P * beta))
+    spec.term(key={bos: 1.0}, query={one: -S * beta})
+    for src, dst in values.items():
+        spec.value(src, dst)
+    return spec.build()

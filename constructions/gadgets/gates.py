@@ -6,6 +6,7 @@ token indices held in a shift register) and binary flags. A ReGLU unit computes
 
 * ``hat(z) g = (R(z + 1) - 2 R(z) + R(z - 1)) g = 1[z = 0] g``         (3 units, z integer)
 * ``ge1(z) g = (R(z) - R(z - 1)) g = 1[z >= 1] g``                       (2 units, z integer)
+* ``emit_value``: the integer y behind a big-M gate, as the tied read-out's number target
 
 are exact in float64 and in R_p (all breakpoints and coefficients are small integers). A table
 ``F(kappa)`` over the integers ``0 .. K-1`` is the piecewise-linear interpolant
@@ -17,6 +18,12 @@ from __future__ import annotations
 
 from constructions.gadgets.ffn import added, scaled, shifted
 from constructions.runtime.builder import FFNSpec, Form
+
+
+def gated(ffn: FFNSpec, name: str, gate: Form, value: Form, out: dict[str, float]) -> FFNSpec:
+    """``out += ReLU(gate) * value``: the value where the 0/1 form ``gate`` is 1, nothing where it is
+    <= 0 (Lemma C.1 with a nonnegative first factor, one unit)."""
+    return ffn.unit(name, gate, value, out)
 
 
 def hat(ffn: FFNSpec, name: str, z: Form, gate: Form, out: dict[str, float]) -> FFNSpec:
@@ -56,6 +63,21 @@ def table(ffn: FFNSpec, name: str, key: Form, size: int, values: dict[int, dict[
     return ffn
 
 
+def emit_value(ffn: FFNSpec, name: str, gate: Form, y: Form, M: float, num: str, sq: str, zero: str,
+                scale: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> FFNSpec:
+    """Emit the integer y in 0..n where ``gate`` (a form equal to 1 there, <= 0 elsewhere) is open:
+    num += a gate*y, sq += b gate*[y >= 1], zero += c gate*[y = 0] ((a, b, c) = ``scale``), with
+    big-M gating (M > n + 1): ReLU(y - M(1 - gate)) - ReLU(y - 1 - M(1 - gate)) is min(y, 1) when
+    open and 0 when closed; ReLU(1 - y - M(1 - gate)) is [y = 0] when open and 0 when closed."""
+    a, b, c = scale
+    shut = added(scaled(gate, M), {"bias": -M})           # M (gate - 1)
+    ffn.unit(f"{name}:num", gate, y, {num: a})
+    ffn.unit(f"{name}:ge1a", added(y, shut), {"bias": 1.0}, {sq: b})
+    ffn.unit(f"{name}:ge1b", added(y, shut, {"bias": -1.0}), {"bias": 1.0}, {sq: -b})
+    ffn.unit(f"{name}:zero", added(scaled(y, -1.0), shut, {"bias": 1.0}), {"bias": 1.0}, {zero: c})
+    return ffn
+
+
 def cancel_embedding(ffn: FFNSpec, coordinates: list[str]) -> FFNSpec:
     """Tied read-out: remove the current token's embedding so only the emitted logits remain."""
     for coord in coordinates:
@@ -71,4 +93,4 @@ def emit_number_gated(ffn: FFNSpec, name: str, value: Form, gate: Form, scale: f
     return ffn
 
 
-__all__ = ["hat", "ge1", "table", "cancel_embedding", "emit_number_gated", "added", "scaled", "shifted"]
+__all__ = ["gated", "hat", "ge1", "table", "emit_value", "cancel_embedding", "emit_number_gated"]

@@ -58,7 +58,9 @@ from __future__ import annotations
 
 import math
 
-from constructions.gadgets.attention import Quantity, coordinate, default_beta, match_nearest_head
+from constructions.gadgets.attention import (Quantity, coordinate, default_beta, match_nearest_head,
+                                             unique_match_head)
+from constructions.gadgets.gates import emit_value, gated, hat
 from constructions.gadgets.ffn import added, constant, linear, scaled
 from constructions.runtime.builder import FFNSpec, Form, HeadSpec, LinearUnitSpec
 from constructions.runtime.layout import Layout
@@ -104,57 +106,6 @@ def _mk(j: int) -> Form:
     return {_lag("down", j): 1.0, _lag("up", j): 1.0, _lag("sep", j): 1.0}
 
 
-def _gated(ffn: FFNSpec, name: str, gate: Form, value: Form, out: dict[str, float]) -> None:
-    """out += ReLU(gate) * value for a 0/1 gate form (<= 0 when closed)."""
-    ffn.unit(name, gate, value, out)
-
-
-def _emit_value(ffn: FFNSpec, name: str, gate: Form, y: Form, M: float, num: str, sq: str, zero: str,
-                scale: tuple[float, float, float] = (1.0, 1.0, 1.0)) -> None:
-    """Emit the integer y in 0..n where ``gate`` (a form equal to 1 there, <= 0 elsewhere) is open:
-    num += a gate*y, sq += b gate*[y >= 1], zero += c gate*[y = 0] ((a, b, c) = ``scale``), with
-    big-M gating (M > n + 1): ReLU(y - M(1 - gate)) - ReLU(y - 1 - M(1 - gate)) is min(y, 1) when
-    open and 0 when closed; ReLU(1 - y - M(1 - gate)) is [y = 0] when open and 0 when closed."""
-    a, b, c = scale
-    shut = added(scaled(gate, M), {"bias": -M})           # M (gate - 1)
-    ffn.unit(f"{name}:num", gate, y, {num: a})
-    ffn.unit(f"{name}:ge1a", added(y, shut), {"bias": 1.0}, {sq: b})
-    ffn.unit(f"{name}:ge1b", added(y, shut, {"bias": -1.0}), {"bias": 1.0}, {sq: -b})
-    ffn.unit(f"{name}:zero", added(scaled(y, -1.0), shut, {"bias": 1.0}), {"bias": 1.0}, {zero: c})
-
-
-def _hat(ffn: FFNSpec, name: str, d: Form, shut: Form, lin: Form, out: dict[str, float]) -> None:
-    """out += [d = 0] * lin for integer d when ``shut`` = 0; 0 when shut <= -(|d| + 1).
-
-    hat(d) = R(d + 1) - 2 R(d) + R(d - 1) is 1 at d = 0 and 0 at every other integer.
-    """
-    ffn.unit(f"{name}:a", added(d, shut, {"bias": 1.0}), lin, dict(out))
-    ffn.unit(f"{name}:b", added(d, shut), lin, {k: -2.0 * v for k, v in out.items()})
-    ffn.unit(f"{name}:c", added(d, shut, {"bias": -1.0}), lin, dict(out))
-
-
-def unique_match_head(layout: Layout, *, key: Quantity, query: Quantity, values: dict[str, str], beta: float,
-                      name: str, bos: str = T[BOS], one: str = "one") -> Head:
-    """Match for keys that occur at most once (every vertex arrives by ``dfs:down`` at most once).
-
-    score = beta [ -P (a - b)^2 + 1[k'=1] (P b^2 - S) ],  P = 10, S = 5, a = 0 at k' = 1:
-    the sink scores -5 beta, the matching key 0, every mismatch <= -10 beta (integers): gap 5 both
-    ways. With unique keys no position tie-break is needed, so the scores stay O(beta n^2) instead of
-    Match's O(beta L^2 n^2) (which R_p cannot hold at p <= 53, the largest float64 emulates). A query
-    0 matches every zero-keyed position; those queries only occur where the value is not read.
-    """
-    P, S = 10.0, 5.0
-    spec = HeadSpec(layout, name)
-    # -P (a - b)^2 + 1[k'=1] P b^2 = -P a^2 + 2P a b - P (1 - 1[k'=1]) b^2   (a = 0 at k' = 1)
-    spec.term(key=key.square, query={one: -P * beta})
-    spec.term(key=key.value, query=scaled(query.value, 2.0 * P * beta))
-    spec.term(key={one: 1.0, bos: -1.0}, query=scaled(query.square, -P * beta))
-    spec.term(key={bos: 1.0}, query={one: -S * beta})
-    for src, dst in values.items():
-        spec.value(src, dst)
-    return spec.build()
-
-
 def claim(n: int | None = None) -> dict:
     return {"depth": 3, "rnn_depth": 2, "heads": 3, "width": 77, "state_dim": 37}
 
@@ -187,25 +138,25 @@ def build_istree_hybrid(n: int, *, beta: float | None = None) -> Hybrid:
     # Emissions decided by the RNN alone (module docstring's table). Every gate below is a 0/1
     # combination of lagged marker indicators, 1 exactly at the position type named.
     E = dict(num="emit_num", sq="emit_sq", zero="emit_zero")
-    _gated(f1, "sep->1", {_lag("sep", 0): 1.0}, {"bias": 1.0}, {E["num"]: 1.0, E["sq"]: 1.0})
+    gated(f1, "sep->1", {_lag("sep", 0): 1.0}, {"bias": 1.0}, {E["num"]: 1.0, E["sq"]: 1.0})
     linear(f1, "arrival->q", {"emit_q": _mk(1)})
-    _gated(f1, "q->v new", added(q(0), _mk(2), {"bias": -1.0}), num(1), {E["num"]: 1.0})
-    _gated(f1, "q->v again", added(q(0), scaled(_mk(2), -1.0)), num(4), {E["num"]: 1.0})
+    gated(f1, "q->v new", added(q(0), _mk(2), {"bias": -1.0}), num(1), {E["num"]: 1.0})
+    gated(f1, "q->v again", added(q(0), scaled(_mk(2), -1.0)), num(4), {E["num"]: 1.0})
     linear(f1, "q->sq", {E["sq"]: q(0)})
     v_child = added(q(1), {_lag("up", 3): 1.0, "bias": -1.0})
-    _gated(f1, "V->child", v_child, num(7), {E["num"]: 1.0})
-    _gated(f1, "V->child sq", v_child, {"bias": 1.0}, {E["sq"]: 1.0})
-    _gated(f1, "V->0", added(q(1), {_lag("down", 3): 1.0, _lag("sep", 3): 1.0, "bias": -1.0}), {"bias": 1.0},
+    gated(f1, "V->child", v_child, num(7), {E["num"]: 1.0})
+    gated(f1, "V->child sq", v_child, {"bias": 1.0}, {E["sq"]: 1.0})
+    gated(f1, "V->0", added(q(1), {_lag("down", 3): 1.0, _lag("sep", 3): 1.0, "bias": -1.0}), {"bias": 1.0},
            {E["zero"]: 1.0})
-    _emit_value(f1, "V->x'", added(q(1), scaled(_mk(3), -1.0)), num(2), M, **E)
+    emit_value(f1, "V->x'", added(q(1), scaled(_mk(3), -1.0)), num(2), M, **E)
     # W -> t. New search (4 back is a marker): t = W + 1. Otherwise t = W + 1 + [X' = W'] (2T' - W' - W - 1)
     # with X' 3 back, T' 4 back, W' 5 back (and W = X' here).
     linear(f1, "W->sq", {E["sq"]: q(2)})
-    _gated(f1, "W->w+1", q(2), added(num(0), {"bias": 1.0}), {E["num"]: 1.0})
+    gated(f1, "W->w+1", q(2), added(num(0), {"bias": 1.0}), {E["num"]: 1.0})
     again = added(q(2), scaled(_mk(4), -1.0))
-    _hat(f1, "W->double", added(num(3), scaled(num(5), -1.0)), added(scaled(again, M), {"bias": -M}),
-         added(scaled(num(4), 2.0), scaled(num(5), -1.0), scaled(num(0), -1.0), {"bias": -1.0}), {E["num"]: 1.0})
-    _gated(f1, "down->x", {_lag("down", 0): 1.0}, num(1), {E["num"]: 1.0})
+    hat(f1, "W->double", added(num(3), scaled(num(5), -1.0), scaled(again, M), {"bias": -M}),
+        added(scaled(num(4), 2.0), scaled(num(5), -1.0), scaled(num(0), -1.0), {"bias": -1.0}), {E["num"]: 1.0})
+    gated(f1, "down->x", {_lag("down", 0): 1.0}, num(1), {E["num"]: 1.0})
     linear(f1, "down->sq", {E["sq"]: {_lag("down", 0): 1.0}})
     # Flags at X (q 4 back): found = [X > W] = min(X - W, 1) (X >= W there); ok = [2T - W <= n].
     shut_x = added(scaled(q(4), M), {"bias": -M})
@@ -217,28 +168,28 @@ def build_istree_hybrid(n: int, *, beta: float | None = None) -> Hybrid:
     f1.unit("ok:b", added(y, shut_x), {"bias": 1.0}, {"ok": -1.0})
     # Keys, queries and values of the three heads (gates are 0/1 indicators, so ReLU(gate) = gate).
     t1, t2 = {_lag("tilde", 1): 1.0}, {_lag("tilde", 2): 1.0}
-    _gated(f1, "rec a fwd", t1, num(2), {"rec_a": 1.0})
-    _gated(f1, "rec a2 fwd", t1, sq(2), {"rec_a_sq": 1.0})
-    _gated(f1, "rec b fwd", t1, num(0), {"rec_b": 1.0, "rec_val": 1.0})
-    _gated(f1, "rec b2 fwd", t1, sq(0), {"rec_b_sq": 1.0})
-    _gated(f1, "rec a rev", t2, num(1), {"rec_a": 1.0})
-    _gated(f1, "rec a2 rev", t2, sq(1), {"rec_a_sq": 1.0})
-    _gated(f1, "rec b rev", t2, num(3), {"rec_b": 1.0, "rec_val": 1.0})
-    _gated(f1, "rec b2 rev", t2, sq(3), {"rec_b_sq": 1.0})
+    gated(f1, "rec a fwd", t1, num(2), {"rec_a": 1.0})
+    gated(f1, "rec a2 fwd", t1, sq(2), {"rec_a_sq": 1.0})
+    gated(f1, "rec b fwd", t1, num(0), {"rec_b": 1.0, "rec_val": 1.0})
+    gated(f1, "rec b2 fwd", t1, sq(0), {"rec_b_sq": 1.0})
+    gated(f1, "rec a rev", t2, num(1), {"rec_a": 1.0})
+    gated(f1, "rec a2 rev", t2, sq(1), {"rec_a_sq": 1.0})
+    gated(f1, "rec b rev", t2, num(3), {"rec_b": 1.0, "rec_val": 1.0})
+    gated(f1, "rec b2 rev", t2, sq(3), {"rec_b_sq": 1.0})
     # MatchNearest's sink is written for a key "position" 1 at k' = 1: put b = b^2 = 1 at <s>; the
     # value copied is rec_val (= b, but 0 at <s>, so "no neighbour" reads 0).
     linear(f1, "rec b sink", {"rec_b": {T[BOS]: 1.0}, "rec_b_sq": {T[BOS]: 1.0}})
     down1 = {_lag("down", 1): 1.0}
-    _gated(f1, "par key", down1, num(0), {"par_key": 1.0})
-    _gated(f1, "par key2", down1, sq(0), {"par_key_sq": 1.0})
-    _gated(f1, "par val", down1, num(5), {"par_val": 1.0})
-    _gated(f1, "par q@X", q(4), num(3), {"par_q": 1.0})
-    _gated(f1, "par q2@X", q(4), sq(3), {"par_q_sq": 1.0})
-    _gated(f1, "par q@up", {_lag("up", 0): 1.0}, num(4), {"par_q": 1.0})
-    _gated(f1, "par q2@up", {_lag("up", 0): 1.0}, sq(4), {"par_q_sq": 1.0})
+    gated(f1, "par key", down1, num(0), {"par_key": 1.0})
+    gated(f1, "par key2", down1, sq(0), {"par_key_sq": 1.0})
+    gated(f1, "par val", down1, num(5), {"par_val": 1.0})
+    gated(f1, "par q@X", q(4), num(3), {"par_q": 1.0})
+    gated(f1, "par q2@X", q(4), sq(3), {"par_q_sq": 1.0})
+    gated(f1, "par q@up", {_lag("up", 0): 1.0}, num(4), {"par_q": 1.0})
+    gated(f1, "par q2@up", {_lag("up", 0): 1.0}, sq(4), {"par_q_sq": 1.0})
     arrived = {_lag("down", 1): 1.0, _lag("sep", 1): 1.0}
-    _gated(f1, "vis key", arrived, num(0), {"vis_key": 1.0})
-    _gated(f1, "vis key2", arrived, sq(0), {"vis_key_sq": 1.0})
+    gated(f1, "vis key", arrived, num(0), {"vis_key": 1.0})
+    gated(f1, "vis key2", arrived, sq(0), {"vis_key_sq": 1.0})
     linear(f1, "vis val", {"vis_val": arrived})
 
     # ---- R2: the X flags combined (an FFN-only block: its linear unit is zero).
@@ -277,7 +228,7 @@ def _readout(top: FFNSpec, n: int, M: float) -> None:
     """
     gT = {_lag("q", 3): 1.0}
     # T -> x = near (0 when v has no neighbour: emit the token 0)
-    _emit_value(top, "T->near", gT, {"near": 1.0}, M, num="num", sq="num_sq", zero=T[ZERO],
+    emit_value(top, "T->near", gT, {"near": 1.0}, M, num="num", sq="num_sq", zero=T[ZERO],
                 scale=(NUM_SCALE, NUM_SCALE, LOGIT))
     # X -> decision. eq = [X = par] where found, fv = found and vis.
     X = {_lag("num", 0): 1.0}
@@ -286,9 +237,9 @@ def _readout(top: FFNSpec, n: int, M: float) -> None:
     shut_fv = added(scaled({"found": 1.0, "vis": 1.0}, M), {"bias": -2 * M})
     one = {"bias": 1.0}
     # found & eq -> skip the parent (emit dfs:q); found & vis & not eq -> NO; found & not vis & not eq -> down
-    _hat(top, "skip", d, shut_found, one, {T[QUERY]: LOGIT, T[DOWN]: -LOGIT})
+    hat(top, "skip", added(d, shut_found), one, {T[QUERY]: LOGIT, T[DOWN]: -LOGIT})
     top.unit("found&vis", {"found": 1.0, "vis": 1.0, "bias": -1.0}, one, {T[NO]: LOGIT, T[DOWN]: -LOGIT})
-    _hat(top, "found&vis&eq", d, shut_fv, one, {T[NO]: -LOGIT, T[DOWN]: LOGIT})
+    hat(top, "found&vis&eq", added(d, shut_fv), one, {T[NO]: -LOGIT, T[DOWN]: LOGIT})
     linear(top, "found->down", {T[DOWN]: {"found": LOGIT}})
     # not found: keep doubling (dfs:q), or none: up, or at the root (par = 0) YES / NO
     linear(top, "cont->q", {T[QUERY]: {"cont": LOGIT}})
@@ -296,8 +247,8 @@ def _readout(top: FFNSpec, n: int, M: float) -> None:
     root_end = added({"par": -1.0, "bias": 1.0}, scaled({"none": 1.0}, M), {"bias": -M})
     top.unit("root end", root_end, one, {T[UP]: -LOGIT, T[NO]: LOGIT})
     shut_root = added(scaled({"none": 1.0}, M), {"par": -M, "bias": -M})
-    _hat(top, "tour complete", {"count": 1.0, "bias": -float(2 * n - 1)}, shut_root, one,
-         {T[YES]: LOGIT, T[NO]: -LOGIT})
+    hat(top, "tour complete", added({"count": 1.0, "bias": -float(2 * n - 1)}, shut_root), one,
+        {T[YES]: LOGIT, T[NO]: -LOGIT})
     # up -> f(v) = par (>= 1)
     top.unit("up->par", {_lag("up", 0): 1.0}, {"par": 1.0}, {"num": NUM_SCALE})
     linear(top, "up->sq", {"num_sq": {_lag("up", 0): NUM_SCALE}})

@@ -40,6 +40,8 @@ Blocks (A = attention heads, F = FFN):
 
 from __future__ import annotations
 
+from constructions.gadgets.attention import copy_head, count_head, token_value
+from constructions.gadgets.gates import hat
 from constructions.runtime.builder import FFNSpec, HeadSpec
 from constructions.runtime.layout import Layout
 from constructions.runtime.transformer import Block, Transformer
@@ -67,14 +69,6 @@ SCRATCH = [
 CLAIM = {"depth": 7, "heads": 3, "heads_total": 10, "width": 58, "ffn_width": 16}
 
 NOT_BOS = {"one": 1.0, BOS: -1.0}  # 1 at every real position but the sink (position 1)
-
-
-def hat(spec: FFNSpec, name: str, arg: dict, lin: dict, out: str, coef: float = 1.0) -> None:
-    """out += coef * [arg = 0] * lin for integer-valued arg: R(a+1) - 2R(a) + R(a-1) is 1 at 0, else 0."""
-    for shift, c in ((1.0, 1.0), (0.0, -2.0), (-1.0, 1.0)):
-        gate = dict(arg)
-        gate["bias"] = gate.get("bias", 0.0) + shift
-        spec.unit(f"{name}[{shift:+.0f}]", gate, lin, {out: coef * c})
 
 
 def build_istree_transformer(n: int, beta: float = 64.0, out_scale: float = 2.0) -> Transformer:
@@ -124,11 +118,7 @@ def _block2_heads(lay: Layout, beta: float):
     #   -beta a^2 + 2 beta a b - beta b^2 [k' > 1].
     # Every earlier token with the same value (and the token itself) ties with the sink at 0; the
     # rest score <= -beta. The value is the sink indicator, so cnt = 1 / (1 + #matches).
-    count = HeadSpec(lay, "COUNT")
-    count.term(key={"num_sq": -2.0}, query={"one": -beta})
-    count.term(key={"num": 1.0}, query={"num": 2 * beta})
-    count.term(key=NOT_BOS, query={"num_sq": 2 * beta})
-    count.value(BOS, "cnt")
+    count = count_head(lay, keys=[token_value()], queries=[token_value()], dst="cnt", beta=beta)
     # SEP: score = beta [token k' is <sep>]. With a separator at or before k the column is one-hot
     # on it (others score 0, leak < L e^-beta): after_sep = 1 and sep_pos = its position. Without
     # one every value read is 0 for after_sep; sep_pos is then an average that no later block uses
@@ -136,7 +126,7 @@ def _block2_heads(lay: Layout, beta: float):
     sep = HeadSpec(lay, "SEP")
     sep.term(key={SEP: 1.0}, query={"one": beta})
     sep.value(SEP, "after_sep").value("pos", "sep_pos")
-    return [count.build(), sep.build()]
+    return [count, sep.build()]
 
 
 def _block2_ffn(lay: Layout, n: int):
@@ -148,30 +138,19 @@ def _block2_ffn(lay: Layout, n: int):
     f.unit("cot_val", gate, {"bias": 1.0}, {"cot_val": 1.0})
     f.unit("cot_val^2", gate, {"num": 1.0}, {"cot_sq": 1.0})
     # tour length at a CoT position is pos - sep_pos; a full tour has 2n - 1 vertices.
-    hat(f, "tour_ok", {"pos": 1.0, "sep_pos": -1.0, "bias": -(2.0 * n - 1)}, {"bias": 1.0}, "tour_ok")
+    hat(f, "tour_ok", {"pos": 1.0, "sep_pos": -1.0, "bias": -(2.0 * n - 1)}, {"bias": 1.0}, {"tour_ok": 1.0})
     return f.build()
 
 
 # -- block 3 ----------------------------------------------------------------------------------------
-def _copy_head(lay: Layout, s: int, beta: float, pairs: list[tuple[str, str]]):
-    # COPY (Lemma C.13): score = -beta (k - s - k')^2
-    #   = -beta k'^2 + 2 beta k' (k - s) - beta (k - s)^2, maximal at k' = k - s, others <= -beta.
-    # For k <= s the nearest admissible key is the sink k' = 1, whose copied values are 0.
-    h = HeadSpec(lay, f"COPY s={s}")
-    h.term(key={"pos_sq": 1.0}, query={"one": -beta})
-    h.term(key={"pos": 1.0}, query={"pos": 2 * beta, "one": -2.0 * beta * s})
-    h.term(key={"one": 1.0}, query={"pos_sq": -beta, "pos": 2.0 * beta * s, "one": -beta * s * s})
-    for src, dst in pairs:
-        h.value(src, dst)
-    return h.build()
-
-
 def _block3_heads(lay: Layout, beta: float):
+    # COPY (Lemma C.13): score = -beta (k - s - k')^2, maximal at k' = k - s, others <= -beta; for
+    # k <= s the nearest admissible key is the sink k' = 1, whose copied values are 0.
     common = [("num", "num"), ("num_sq", "nsq"), ("cnt", "c"), ("cnt_sq", "c2"), (TILDE, "tilde")]
     return [
-        _copy_head(lay, 1, beta, [(src, f"p1_{dst}") for src, dst in common]),
-        _copy_head(lay, 2, beta, [(src, f"p2_{dst}") for src, dst in common]),
-        _copy_head(lay, 3, beta, [("num", "p3_num"), ("num_sq", "p3_nsq")]),
+        copy_head(lay, s=1, beta=beta, values={src: f"p1_{dst}" for src, dst in common}),
+        copy_head(lay, s=2, beta=beta, values={src: f"p2_{dst}" for src, dst in common}),
+        copy_head(lay, s=3, beta=beta, values={"num": "p3_num", "num_sq": "p3_nsq"}),
     ]
 
 
@@ -231,9 +210,9 @@ def _block4_ffn(lay: Layout):
     f = FFNSpec(lay)
     d = {"p1_num": 1.0, "f": -1.0}
     f.linear("x'", {"x": 1.0}, {"xp": 1.0})
-    hat(f, "x'", d, {"bias": 1.0, "x": -1.0}, "xp")
+    hat(f, "x'", d, {"bias": 1.0, "x": -1.0}, {"xp": 1.0})
     f.linear("x'^2", {"x2": 1.0}, {"xp2": 1.0})
-    hat(f, "x'^2", d, {"bias": 1.0, "x2": -1.0}, "xp2")
+    hat(f, "x'^2", d, {"bias": 1.0, "x2": -1.0}, {"xp2": 1.0})
     return f.build()
 
 
@@ -271,7 +250,7 @@ def _block5_ffn(lay: Layout):
     f.unit("nz1-", {"o1": 1.0, "bias": -1.0}, one, {"nz1": -1.0})
     f.unit("nz2+", {"o2": 1.0}, one, {"nz2": 1.0})
     f.unit("nz2-", {"o2": 1.0, "bias": -1.0}, one, {"nz2": -1.0})
-    hat(f, "e1", {"o1": 1.0, "f": -1.0}, one, "e1")
+    hat(f, "e1", {"o1": 1.0, "f": -1.0}, one, {"e1": 1.0})
     # fin = [f = 0 and o1 = 0]: the root has no edge left. For integers f, o1 >= 0, R(1 - f - o1).
     f.unit("fin", {"f": -1.0, "o1": -1.0, "bias": 1.0}, one, {"fin": 1.0})
     return f.build()
