@@ -25,6 +25,14 @@ import numpy as np
 from theory.precision import (FLOAT_P_MAX, check_p, exp_round, float_ints, frac_bits, round_floats,
                               round_ratio, round_shift, top_int)
 
+class Value(Fraction):
+    """An exact R_p value handed out above 53 bits: a Fraction that also takes float format specs
+    (``f"{v:.6g}"``), which Fraction itself accepts only from Python 3.12 on."""
+
+    def __format__(self, spec: str) -> str:
+        return format(float(self), spec) if spec else str(self)
+
+
 LIVE_LN2 = 0.7  # > ln 2 by far more than float error: exp(x) < 2^-(q+1) (rounds to 0) once x < -(q+1) 0.7
 
 
@@ -62,14 +70,14 @@ class Grid:
         return np.frompyfunc(one, 1, 1)(x).astype(object).astype(self.dtype)
 
     def to_values(self, k: np.ndarray) -> np.ndarray:
-        """Public values: float64 while exact (p <= 53), else Fractions; ``pad`` becomes -inf."""
+        """Public values: float64 while exact (p <= 53), else :class:`Value` Fractions; ``pad`` becomes -inf."""
         k = np.asarray(k)
         if self.p <= FLOAT_P_MAX:
             v = k.astype(float) * 2.0**-self.q
             v[k == self.pad] = -np.inf
             return v
         den = 1 << self.q
-        return np.frompyfunc(lambda v: float("-inf") if v == self.pad else Fraction(v, den), 1, 1)(k)
+        return np.frompyfunc(lambda v: float("-inf") if v == self.pad else Value(v, den), 1, 1)(k)
 
     def zeros(self, shape) -> np.ndarray:
         return np.zeros(shape, dtype=self.dtype)
