@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from theory.precision import P_MAX, max_value
+from theory.precision import FLOAT_P_MAX, P_MAX, max_value
 
 
 def sizes(min_n: int = 2, max_n: int = 256) -> st.SearchStrategy[int]:
@@ -64,8 +64,8 @@ def precisions(max_p: int = P_MAX) -> st.SearchStrategy[int]:
 
 @st.composite
 def rp_numbers(draw, p: int | None = None):
-    """(p, x) with x an element of R_p: k 2^-q, |k| <= 2^(2q) - 1."""
-    p = draw(precisions()) if p is None else p
+    """(p, x) with x an element of R_p as a float: k 2^-q, |k| <= 2^(2q) - 1 (p <= FLOAT_P_MAX)."""
+    p = draw(precisions(FLOAT_P_MAX)) if p is None else p
     q = (p - 1) // 2
     k = draw(st.integers(-(2 ** (2 * q) - 1), 2 ** (2 * q) - 1))
     x = k / 2.0**q
@@ -147,8 +147,8 @@ def tm_inputs(draw, max_len: int = 8, machines=None):
 @st.composite
 def reals_near_rp(draw, p: int | None = None):
     """(p, x): x a float anywhere from twice below to twice above the range of R_p, often a grid point
-    or a rounding midpoint (exercises ROUND's ties and saturation)."""
-    p = draw(precisions()) if p is None else p
+    or a rounding midpoint (exercises ROUND's ties and saturation); p <= FLOAT_P_MAX."""
+    p = draw(precisions(FLOAT_P_MAX)) if p is None else p
     q = (p - 1) // 2
     top = max_value(p)
     k = draw(st.integers(-(2 ** (2 * q + 1)), 2 ** (2 * q + 1)))

@@ -47,11 +47,15 @@ def teacher_force(model, ids: np.ndarray, check: np.ndarray, mode: Mode = FLOAT6
                  for i in range(0, ids.shape[0], SUB_BATCH)]
         return ForcedResult(*(np.concatenate([getattr(p, f) for p in parts])
                               for f in ("argmax", "unique", "gap", "ok", "first_bad")))
-    logits = model.logits(model.forward(ids, mode), mode)
+    # R_p: the logits stay grid integers (mode.raw()), so the arg-max, a tie and the gap are exact;
+    # the gap is reported as a float64 value (exact for p <= 53, the nearest float above).
+    raw = mode.raw()
+    logits = model.logits(model.forward(ids, raw), raw)
     top2 = np.partition(logits, -2, axis=-1)[..., -2:]
     argmax = logits.argmax(axis=-1)
-    gap = top2[..., 1] - top2[..., 0]
-    unique = gap > 0
+    diff = top2[..., 1] - top2[..., 0]
+    unique = diff > 0
+    gap = diff if raw is mode else diff.astype(float) * 2.0**-raw.grid.q
     target = np.zeros_like(ids)
     target[:, :-1] = ids[:, 1:]
     good = (argmax == target) & unique

@@ -83,15 +83,16 @@ class LinearRNN(RNN):
         return Transformer(self.vocab, self.layout, []).embed(ids, mode)
 
     def forward(self, ids, mode: Mode = FLOAT64, dump: bool = False):
-        x = self.embed(ids, mode)
-        trace = [{"block": "embedding", "residual": x.copy()}] if dump else None
+        raw = mode.raw()  # R_p: grid integers inside, values out (arithmetic.py)
+        x = raw.round(self.embed(ids))
+        trace = [{"block": "embedding", "residual": mode.store(x)}] if dump else None
         for block in self.blocks:
-            x = mode.round(x + run_linear_unit(block.unit, x, mode))
+            x = raw.add(x, run_linear_unit(block.unit, x, raw))
             if block.ffn is not None:
-                ffn_forward(block.ffn, x, mode, x)
+                ffn_forward(block.ffn, x, raw, x)
             if dump:
-                trace.append({"block": block.name, "residual": x.copy()})
-        return (x, trace) if dump else x
+                trace.append({"block": block.name, "residual": mode.store(x)})
+        return (mode.store(x), trace) if dump else mode.store(x)
 
     def logits(self, residual, mode: Mode = FLOAT64) -> np.ndarray:
         return Transformer(self.vocab, self.layout, []).logits(residual, mode)
@@ -115,15 +116,19 @@ class LinearRNN(RNN):
 
 
 def run_linear_unit(unit: LinearUnit, x: np.ndarray, mode: Mode) -> np.ndarray:
-    """All outputs h_1..h_L of one linear unit for a batch x (B, L, d); a loop over time only."""
+    """All outputs h_1..h_L of one linear unit for a batch x (B, L, d); a loop over time only.
+
+    ``h_t = ROUND(ROUND(A h_{t-1}) + ROUND(B x_t))``, each matrix product rounded as in any matmul.
+    R_p: x and the result are grid integers (pass ``mode.raw()``).
+    """
     rows = unit.state_rows()
     cols = np.flatnonzero(np.any(unit.B[rows] != 0, axis=0))
     a = mode.round(unit.A[np.ix_(rows, rows)]).T
     b = mode.round(unit.B[np.ix_(rows, cols)]).T
-    h = np.zeros((x.shape[0], len(rows)))
-    out = np.zeros_like(x)
+    h = mode.zeros((x.shape[0], len(rows)))
+    out = mode.zeros(x.shape)
     for t in range(x.shape[1]):
-        h = mode.round(mode.matmul(h, a) + mode.matmul(x[:, t, cols], b))
+        h = mode.add(mode.matmul(h, a), mode.matmul(x[:, t, cols], b))
         out[:, t, rows] = h
     return out
 
@@ -151,12 +156,15 @@ class Hybrid:
         return Transformer(self.vocab, self.layout, [self.top], score_scale=self.score_scale)
 
     def forward(self, ids, mode: Mode = FLOAT64, dump: bool = False):
-        x = self.rnn.forward(ids, mode)
+        raw = mode.raw()  # R_p: grid integers inside, values out (arithmetic.py)
+        x = self.rnn.forward(ids, raw)
         causal = np.tril(np.ones((x.shape[1], x.shape[1]), dtype=bool))
-        out, weights = block_forward(self.top, x, causal, self._as_transformer().scale, mode, dump)
+        out, weights = block_forward(self.top, x, causal, self._as_transformer().scale, raw, dump)
         if not dump:
-            return out
-        return out, [{"block": "rnn", "residual": x}, {"block": "top", "residual": out, "attention": weights}]
+            return mode.store(out)
+        return mode.store(out), [{"block": "rnn", "residual": mode.store(x)},
+                                 {"block": "top", "residual": mode.store(out),
+                                  "attention": {h: mode.store(w) for h, w in weights.items()}}]
 
     def logits(self, residual, mode: Mode = FLOAT64) -> np.ndarray:
         return self._as_transformer().logits(residual, mode)

@@ -139,21 +139,25 @@ class Transformer:
 
     def forward(self, ids: np.ndarray, mode: Mode = FLOAT64, dump: bool = False):
         """Final residual (B, L, d); with ``dump=True`` also the per-block residuals and attention."""
-        x = self.embed(ids, mode)
+        raw = mode.raw()  # R_p: grid integers inside, values out (arithmetic.py)
+        x = raw.round(self.embed(ids))
         causal = np.tril(np.ones((x.shape[1], x.shape[1]), dtype=bool))
-        trace = [{"block": "embedding", "residual": x.copy()}] if dump else None
+        trace = [{"block": "embedding", "residual": mode.store(x)}] if dump else None
         for block in self.blocks:
-            x, weights = block_forward(block, x, causal, self.scale, mode, keep_weights=dump)
+            x, weights = block_forward(block, x, causal, self.scale, raw, keep_weights=dump)
             if dump:
-                trace.append({"block": block.name, "residual": x.copy(), "attention": weights})
-        return (x, trace) if dump else x
+                trace.append({"block": block.name, "residual": mode.store(x),
+                              "attention": {h: mode.store(w) for h, w in weights.items()}})
+        return (mode.store(x), trace) if dump else mode.store(x)
 
     def logits(self, residual: np.ndarray, mode: Mode = FLOAT64) -> np.ndarray:
         """Tied read-out at every position: ``logits[b, k, id]`` (id 0, padding, gets -inf)."""
+        raw = mode.raw()
         e = self.vocab.embedding_matrix()
-        z = mode.matmul(residual[..., : e.shape[1]], e.T)
-        z[..., 0] = -np.inf
-        return z
+        x = residual[..., : e.shape[1]]
+        z = raw.matmul(x if mode.grid_values else raw.load(x), raw.round(e.T))
+        z[..., 0] = raw.pad
+        return mode.store(z)
 
 
 def block_arrays(block: Block, prefix: str) -> dict[str, np.ndarray]:
@@ -207,14 +211,17 @@ def model_shape(model, attention: list[Block], rnn_blocks: list) -> dict[str, An
 
 def block_forward(block: Block, x: np.ndarray, causal: np.ndarray, scale: float, mode: Mode,
                   keep_weights: bool = False):
-    """``f(X) = X + A(X) + g(X + A(X))`` (Def 3.1); returns the new residual and, if asked, each head's weights."""
+    """``f(X) = X + A(X) + g(X + A(X))`` (Def 3.1); returns the new residual and, if asked, each head's weights.
+
+    R_p: x and the result are grid integers (pass ``mode.raw()``). Each head's output is added to the
+    residual and rounded in head order; then the FFN's output is added and rounded.
+    """
     y = x.copy()
     weights = {}
     for head in block.heads:  # every head reads x; their outputs add up into y = x + A(x)
         w = attend(head, x, causal, scale, mode, y, keep_weights)
         if keep_weights:
             weights[head.name] = w
-    y = mode.round(y)
     if block.ffn is not None:
         ffn_forward(block.ffn, y, mode, y)
     return y, weights
@@ -228,18 +235,18 @@ def attend(head: Head, x: np.ndarray, causal: np.ndarray, scale: float, mode: Mo
     xs = x[..., cols]
     q = mode.matmul(xs, wq)
     k = mode.matmul(xs, wk)
-    scores = mode.bmm(q, np.swapaxes(k, -1, -2))
-    w = mode.attention_weights(scores, causal)
     v = mode.matmul(x[..., v_cols], wv)
-    out[..., v_rows] = mode.round(out[..., v_rows] + mode.bmm(w, v))
+    a, w = mode.attend(q, k, v, causal, keep_weights)
+    out[..., v_rows] = mode.add(out[..., v_rows], a)
     return w if keep_weights else None
 
 
 def ffn_forward(ffn: FFN, x: np.ndarray, mode: Mode, out: np.ndarray) -> None:
-    """``out += g(x)`` for the ReGLU FFN g, then round (in place; ``out`` may be ``x``)."""
-    cols, w1, w2, rows, w3, b3 = (mode.round(a) if a.dtype.kind == "f" else a for a in ffn.sparse())
+    """``out += g(x)`` for the ReGLU FFN g, rounding each step (in place; ``out`` may be ``x``)."""
+    cols, w1, w2, rows, w3, b3 = ffn.sparse()
+    w1, w2, w3, b1, b2, b3 = (mode.round(a) for a in (w1, w2, w3, ffn.b_1, ffn.b_2, b3))
     xs = x[..., cols]
-    gate = np.maximum(mode.round(mode.matmul(xs, w1) + mode.round(ffn.b_1)), 0.0)
-    lin = mode.round(mode.matmul(xs, w2) + mode.round(ffn.b_2))
-    hidden = mode.round(gate * lin)
-    out[..., rows] = mode.round(out[..., rows] + mode.round(mode.matmul(hidden, w3) + b3))
+    gate = mode.relu(mode.add(mode.matmul(xs, w1), b1))
+    lin = mode.add(mode.matmul(xs, w2), b2)
+    hidden = mode.mul(gate, lin)
+    out[..., rows] = mode.add(out[..., rows], mode.add(mode.matmul(hidden, w3), b3))

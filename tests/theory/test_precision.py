@@ -1,4 +1,6 @@
-"""R_p (App. A.2): rounding properties, checked against the set's definition by brute force."""
+"""R_p (App. A.2): rounding properties, checked against the set's definition by brute force.
+
+Exact arithmetic at any p is checked against Fraction arithmetic in tests/constructions/test_arithmetic.py."""
 
 from __future__ import annotations
 
@@ -10,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tests.strategies import precisions, rp_numbers
-from theory.precision import P_MAX, check_p, grid, is_representable, max_value, rp_round
+from theory.precision import (FLOAT_P_MAX, P_MAX, check_p, exp_round, grid, is_representable, max_value,
+                              round_floats, rp_round, top_int)
 
 
 def definition_set(p: int) -> set[float]:
@@ -43,7 +46,7 @@ def test_round_exact_on_representable(px):
     assert rp_round(x, p) == x and is_representable(x, p)
 
 
-@given(precisions(), st.floats(-1e9, 1e9), st.floats(-1e9, 1e9))
+@given(precisions(FLOAT_P_MAX), st.floats(-1e9, 1e9), st.floats(-1e9, 1e9))
 def test_round_idempotent_monotone_in_range(p, a, b):
     ra, rb = rp_round(a, p), rp_round(b, p)
     assert rp_round(ra, p) == ra
@@ -52,16 +55,41 @@ def test_round_idempotent_monotone_in_range(p, a, b):
         assert ra <= rb
 
 
-@pytest.mark.parametrize("bad", [0, 1, 2, 4, -3, 55, 3.0, True, "7"])
+@pytest.mark.parametrize("bad", [0, 1, 2, 4, -3, 257, 3.0, True, "7"])
 def test_bad_p_is_rejected(bad):
     with pytest.raises(ValueError, match="precision p"):
         check_p(bad)
 
 
-def test_p_max_is_exact_in_float64():
-    q = (P_MAX - 1) // 2
-    top = max_value(P_MAX)
-    assert top - 2.0**-q != top and rp_round(top - 2.0**-q, P_MAX) == top - 2.0**-q
+def test_float_p_max_is_exact_in_float64():
+    q = (FLOAT_P_MAX - 1) // 2
+    top = max_value(FLOAT_P_MAX)
+    assert top - 2.0**-q != top and rp_round(top - 2.0**-q, FLOAT_P_MAX) == top - 2.0**-q
+    with pytest.raises(ValueError, match="float64"):
+        rp_round(1.0, FLOAT_P_MAX + 2)
+
+
+@given(precisions(P_MAX), st.floats(allow_nan=False))
+def test_float_rounding_agrees_at_every_p(p, x):
+    """ROUND of a float at any p: the grid integer is rint(x 2^q), clipped (exact), and the float
+    view agrees with it where it exists."""
+    q = (p - 1) // 2
+    k = int(round_floats([x], p)[0])
+    assert abs(k) <= top_int(p)
+    if abs(x) < 2.0 ** q:  # in range: |x 2^q - k| <= 1/2, and a tie went to the even k
+        from fractions import Fraction
+        err = Fraction(x) * 2**q - k
+        assert abs(err) <= Fraction(1, 2) and (abs(err) < Fraction(1, 2) or k % 2 == 0)
+    if p <= FLOAT_P_MAX:
+        assert rp_round(x, p) == k / 2.0**q
+    assert bool(is_representable(x, p)) == (np.isfinite(x) and k == x * 2.0**q)
+
+
+def test_exp_examples():
+    assert exp_round(0, 3) == 2  # exp(0) = 1 = 2 * 2^-1
+    assert exp_round(-2, 3) == 1  # exp(-1) = 0.3679 -> nearest of {0, 0.5} is 0.5
+    assert exp_round(-3, 3) == 0  # exp(-1.5) = 0.2231 < 0.25
+    assert exp_round(1, 3) == 3  # exp(0.5) = 1.6487 > top 1.5: saturates
 
 
 def test_nan_is_an_error():
