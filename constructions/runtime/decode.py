@@ -1,4 +1,4 @@
-"""Greedy chain-of-thought decoding and teacher-forced checking (spec §1.2, DESIGN.md).
+"""Greedy chain-of-thought decoding and teacher-forced checking (Sec 3 and App. A.4).
 
 Teacher forcing checks greedy decoding: if at every prefix of the reference sequence the model's
 arg-max is unique and equals the next reference token, greedy decoding reproduces the reference

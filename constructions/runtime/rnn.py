@@ -2,7 +2,7 @@
 
 * :class:`RNN` is the general class of the lower bounds: a state ``s_t in R_p^Lambda`` updated by an
   arbitrary transition ``s_t = t(s_{t-1}, x_t)`` and read out by ``o(s_t)``. Its memory is
-  ``M = Lambda * p`` bits (spec §1.4); only the state counts, weights are free.
+  ``M = Lambda * p`` bits (Def 3.3); only the state counts, weights are free.
 * :class:`LinearRNN` stacks blocks ``f(X) = X + LU(X) + g(X + LU(X))`` with the linear unit
   ``h_t = A h_{t-1} + B x_t`` (h_0 = 0) and a ReGLU FFN g. Its state is every block's h, so
   Lambda = the number of coordinates some A or B row can make nonzero, summed over blocks.

@@ -35,6 +35,7 @@ from verify.smt.gadgets import GADGETS, length_for
 from verify.smt.plot import collect, draw
 
 EXIT_TIMEOUT = 3
+DEFAULT_P = 53  # the margins are calibrated for float64 (53-bit) checks; see docs/smt.md
 CONSTRUCTIONS = ["index", "ar", "cgram", "istree"]
 DEFAULT_SIZES = [4, 8, 16, 32, 64, 128, 256]
 
@@ -123,8 +124,9 @@ def parse_args(argv):
     p.add_argument("--gadget", metavar="NAME", help="a gadget name or 'all' (see --list)")
     p.add_argument("--construction", metavar="NAME", help=f"one of {', '.join(CONSTRUCTIONS)} or 'all'")
     p.add_argument("--n", type=int, help="size n (gadgets: values 1..n, L = 5n; constructions: sizes 2..n)")
-    p.add_argument("--p", type=int, default=P_MAX,
-                   help=f"precision (odd bits) at which the softmax must round to one-hot (default {P_MAX})")
+    p.add_argument("--p", type=int, default=DEFAULT_P,
+                   help=f"precision (odd bits, 3..{P_MAX}) at which the softmax must round to one-hot "
+                        f"(default {DEFAULT_P}); more bits of precision need a larger beta * gap")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per gadget / construction size")
     p.add_argument("--weights", metavar="FILE.npz", help="prove a saved model (one --construction, size n only)")
     p.add_argument("--plot", metavar="FILE", help="draw proved vs measured minimal precision (PNG plus PDF/SVG)")
