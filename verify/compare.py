@@ -43,7 +43,6 @@ from theory.tasks.turing import TuringTask
 from verify import cli, core
 
 FAMILIES = registry.FAMILIES
-TASKS = ("index", "ar", "cgram", "counting", "istree", "turing")
 MACHINE = "palindrome"
 TM_MAX_LEN = 6
 CGRAM_C = 3
@@ -55,8 +54,7 @@ def make_task(task: str, n: int):
     """The task of one table row at size n."""
     if task == "turing":
         return TuringTask(MACHINE, min(n, TM_MAX_LEN))
-    cls = registry.task_class(task)
-    return cls(n, CGRAM_C) if task == "cgram" else cls(n)
+    return registry.task_of_size(registry.task_class(task), n)
 
 
 def small_domain(task, samples: int, graphs: int, seed: int):
@@ -74,8 +72,9 @@ def precision_for(length: int) -> int:
 # -- checking one row ---------------------------------------------------------------------------------
 def table(n: int, samples: int, graphs: int, seed: int, weights: dict[str, str], show_progress: bool) -> list[dict]:
     rows = []
-    bar = cli.progress(len(TASKS) * len(FAMILIES), "compare", disable=not show_progress)
-    for name in TASKS:
+    tasks = registry.tasks()
+    bar = cli.progress(len(tasks) * len(FAMILIES), "compare", disable=not show_progress)
+    for name in tasks:
         for kind, family in FAMILIES.items():
             bar.update(1)
             construction = registry.find(name, kind)
@@ -227,8 +226,8 @@ def _validate(a) -> dict[str, str]:
     for item in a.weights:
         key, sep, path = item.partition("=")
         task, _, kind = key.partition("/")
-        if not sep or task not in TASKS or kind not in FAMILIES:
-            raise cli.UsageError(f"--weights wants TASK/FAMILY=FILE with TASK in {list(TASKS)} and FAMILY "
+        if not sep or task not in registry.tasks() or kind not in FAMILIES:
+            raise cli.UsageError(f"--weights wants TASK/FAMILY=FILE with TASK in {registry.tasks()} and FAMILY "
                                  f"in {list(FAMILIES)}, got {item!r}")
         if registry.find(task, kind) is None:
             raise cli.UsageError(f"--weights {key}: that family has no construction for {task}")

@@ -29,7 +29,7 @@ from __future__ import annotations
 import multiprocessing as mp
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Callable
 
 import numpy as np
 
@@ -347,12 +347,15 @@ def decode_one(construction: Construction, task: Task, model, instance, mode: Mo
     reference = [str(t) for t in (construction.reference(task, instance) if construction.reference
                                   else [answer])]
     stop = set(task.answer_set_ids(vocab).tolist())
+    errors: list[str] = []
     generated, stopped = greedy(model, list(vocab.ids(prompt)), stop, len(reference) + 1, mode,
-                                Retriever(vocab) if construction.retrieval else None)
+                                Retriever(vocab) if construction.retrieval else None, errors)
     gen = vocab.tokens(generated)
     report = {**task.describe_instance(instance), "prompt": [str(t) for t in prompt], "generated": gen,
               "reference": reference, "answer": str(answer), "stopped": stopped,
               "match": gen == reference and reference[-1] == str(answer)}
+    if errors:  # the model wrote a pattern the retriever cannot run: a counterexample, not bad input
+        report["retriever_error"] = errors[0]
     if not report["match"]:
         k = next((i for i, (g, r) in enumerate(zip(gen, reference)) if g != r), min(len(gen), len(reference)))
         report["position"] = len(prompt) + k + 1

@@ -62,10 +62,10 @@ from constructions.gadgets.attention import (Quantity, coordinate, default_beta,
                                              unique_match_head)
 from constructions.gadgets.gates import emit_value, gated, hat
 from constructions.gadgets.ffn import added, constant, linear, scaled
-from constructions.runtime.builder import FFNSpec, Form, HeadSpec, LinearUnitSpec
+from constructions.runtime.builder import FFNSpec, Form, LinearUnitSpec
 from constructions.runtime.layout import Layout
 from constructions.runtime.rnn import Hybrid, LinearRNN, RNNBlock
-from constructions.runtime.transformer import Block, Head
+from constructions.runtime.transformer import Block
 from theory.hybrid_trace import DOWN, ISTREE_EXTRA, QUERY, UP, ZERO
 from theory.tasks.istree import check_n
 from theory.tokens import BOS, NO, SEP, TILDE, YES, Vocab, tok

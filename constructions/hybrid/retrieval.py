@@ -21,8 +21,6 @@ constant.
 
 from __future__ import annotations
 
-import numpy as np
-
 from constructions.gadgets.attention import (Quantity, count_head, default_beta, match_head,
                                              position_minus, token_value)
 from constructions.gadgets.ffn import emit_number

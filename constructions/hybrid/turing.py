@@ -264,14 +264,3 @@ def build_hybrid_turing(machine: Machine, n_max: int, *, offset: int, n_vocab: i
     """
     length = n_max + 2 + 5 * _longest_run(machine, n_max)
     return build_turing_hybrid(machine, offset=offset, cells=n_vocab, length=length)
-
-
-def build_hybrid_palindrome(n: int) -> Hybrid:
-    """Registry form (builder(n)): Thm 5.8 for the library machine ``palindrome`` on inputs of length <= n."""
-    from theory.turing import load_machine, required_offset
-
-    machine = load_machine("palindrome")
-    words = [w for k in range(n + 1) for w in itertools.product(machine.alphabet, repeat=k)]
-    offset = required_offset(machine, words)
-    cells = max([n + offset, 1 + offset] + [s.head + offset for w in words for s in run(machine, w).history])
-    return build_hybrid_turing(machine, n, offset=offset, n_vocab=cells)

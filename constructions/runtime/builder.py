@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from constructions.runtime.layout import Layout
+from constructions.runtime.rnn import LinearUnit
 from constructions.runtime.transformer import FFN, Head
 
 Form = dict[str, float]
@@ -116,7 +117,5 @@ class LinearUnitSpec:
         self.B[self.layout[state], self.layout[src]] += coef
         return self
 
-    def build(self):
-        from constructions.runtime.rnn import LinearUnit
-
+    def build(self) -> LinearUnit:
         return LinearUnit(self.A.copy(), self.B.copy(), self.name)

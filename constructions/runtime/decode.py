@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from constructions.runtime.arithmetic import FLOAT64, Mode
+from constructions.runtime.retrieve import RetrievalError
 
 
 @dataclass
@@ -65,12 +66,14 @@ def teacher_force(model, ids: np.ndarray, check: np.ndarray, mode: Mode = FLOAT6
 
 
 def greedy(model, prompt: list[int], stop_ids: set[int], max_steps: int, mode: Mode = FLOAT64,
-           retriever=None) -> tuple[list[int], bool]:
+           retriever=None, retrieval_errors: list | None = None) -> tuple[list[int], bool]:
     """Greedy CoT from ``prompt`` until a token in ``stop_ids`` (included) or ``max_steps`` tokens.
 
     With a ``retriever`` (see :mod:`constructions.runtime.retrieve`) each generated ``<EndSearch>``
     is followed by the retrieved tokens (Def A.5). Returns (generated tokens, stopped).
     A tie for the arg-max resolves to the smallest id (numpy's argmax); checkers never rely on it.
+    A pattern the retriever cannot run (the model wrote a malformed regex) raises RetrievalError,
+    or, when a ``retrieval_errors`` list is given, ends decoding with the message appended to it.
     """
     seq = list(prompt)
     out: list[int] = []
@@ -82,7 +85,13 @@ def greedy(model, prompt: list[int], stop_ids: set[int], max_steps: int, mode: M
         if nxt in stop_ids:
             return out, True
         if retriever is not None and retriever.is_end(nxt):
-            found = retriever.retrieve(seq)
+            try:
+                found = retriever.retrieve(seq)
+            except RetrievalError as exc:
+                if retrieval_errors is None:
+                    raise
+                retrieval_errors.append(str(exc))
+                return out, False
             seq += found
             out += found
     return out, False
@@ -96,8 +105,6 @@ def retrieval_positions(seq: list[int], retriever) -> tuple[np.ndarray, list[str
     list of problems where the reference's tokens after an ``<EndSearch>`` differ from what the real
     retriever returns (an empty list means every retrieval in the reference is reproduced).
     """
-    from constructions.runtime.retrieve import RetrievalError
-
     seq = [int(t) for t in seq]
     supplied = np.zeros(len(seq), dtype=bool)
     problems: list[str] = []

@@ -85,13 +85,13 @@ class LinearRNN(RNN):
     def forward(self, ids, mode: Mode = FLOAT64, dump: bool = False):
         raw = mode.raw()  # R_p: grid integers inside, values out (arithmetic.py)
         x = raw.round(self.embed(ids))
-        trace = [{"block": "embedding", "residual": mode.store(x)}] if dump else None
-        for block in self.blocks:
+        trace = [{"name": "embedding", "block": "embedding", "residual": mode.store(x)}] if dump else None
+        for i, block in enumerate(self.blocks):
             x = raw.add(x, run_linear_unit(block.unit, x, raw))
             if block.ffn is not None:
                 ffn_forward(block.ffn, x, raw, x)
             if dump:
-                trace.append({"block": block.name, "residual": mode.store(x)})
+                trace.append({"name": f"rnn.block{i}", "block": block.name, "residual": mode.store(x)})
         return (mode.store(x), trace) if dump else mode.store(x)
 
     def logits(self, residual, mode: Mode = FLOAT64) -> np.ndarray:
@@ -162,9 +162,10 @@ class Hybrid:
         out, weights = block_forward(self.top, x, causal, self._as_transformer().scale, raw, dump)
         if not dump:
             return mode.store(out)
-        return mode.store(out), [{"block": "rnn", "residual": mode.store(x)},
-                                 {"block": "top", "residual": mode.store(out),
-                                  "attention": {h: mode.store(w) for h, w in weights.items()}}]
+        _, rnn_trace = self.rnn.forward(ids, mode, dump=True)  # the RNN blocks' residuals, by name
+        return mode.store(out), rnn_trace + [{"name": "top", "block": self.top.name or "top",
+                                              "residual": mode.store(out),
+                                              "attention": {h: mode.store(w) for h, w in weights.items()}}]
 
     def logits(self, residual, mode: Mode = FLOAT64) -> np.ndarray:
         return self._as_transformer().logits(residual, mode)

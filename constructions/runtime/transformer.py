@@ -138,15 +138,17 @@ class Transformer:
         return mode.round(x)
 
     def forward(self, ids: np.ndarray, mode: Mode = FLOAT64, dump: bool = False):
-        """Final residual (B, L, d); with ``dump=True`` also the per-block residuals and attention."""
+        """Final residual (B, L, d); with ``dump=True`` also the residual after the embedding and after
+        each block, as dicts ``{"name": "embedding" | "block{i}", "block": the builder's label,
+        "residual": ..., "attention": {head name: weights}}`` (names as in :meth:`named_arrays`)."""
         raw = mode.raw()  # R_p: grid integers inside, values out (arithmetic.py)
         x = raw.round(self.embed(ids))
         causal = np.tril(np.ones((x.shape[1], x.shape[1]), dtype=bool))
-        trace = [{"block": "embedding", "residual": mode.store(x)}] if dump else None
-        for block in self.blocks:
+        trace = [{"name": "embedding", "block": "embedding", "residual": mode.store(x)}] if dump else None
+        for i, block in enumerate(self.blocks):
             x, weights = block_forward(block, x, causal, self.scale, raw, keep_weights=dump)
             if dump:
-                trace.append({"block": block.name, "residual": mode.store(x),
+                trace.append({"name": f"block{i}", "block": block.name, "residual": mode.store(x),
                               "attention": {h: mode.store(w) for h, w in weights.items()}})
         return (mode.store(x), trace) if dump else mode.store(x)
 

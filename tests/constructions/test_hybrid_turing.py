@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from constructions import registry
-from constructions.hybrid.turing import build_hybrid_palindrome, build_turing_hybrid, claim
+from constructions.hybrid.turing import build_turing_hybrid, claim
 from constructions.runtime import io as model_io
 from constructions.runtime.decode import greedy, teacher_force
 from theory.hybrid_trace import tm_hybrid_trace
@@ -60,7 +60,7 @@ def test_reference_agrees_with_interpreter_and_lemma_c31():
 
 def test_greedy_decoding_reproduces_the_trace():
     m = load_machine("palindrome")
-    model = build_hybrid_palindrome(5)
+    model = KIND.build(TuringTask(m, 5))
     vocab = model.vocab
     for w in ["abba", "ab", "babab"]:
         ref = tm_hybrid_trace(m, w, offset=model.meta["offset"])

@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from constructions.runtime import io as model_io
-from constructions.runtime.arithmetic import FLOAT64, HARD, Rp
+from constructions.runtime.arithmetic import HARD, Rp
 from constructions.runtime.builder import FFNSpec, HeadSpec, LinearUnitSpec
 from constructions.runtime.decode import greedy, teacher_force
 from constructions.runtime.layout import Layout

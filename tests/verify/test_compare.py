@@ -10,6 +10,7 @@ import numpy as np
 
 from constructions.hybrid.retrieval import build_index_hybrid
 from constructions.runtime import io as model_io
+from constructions import registry
 from verify import compare as vc
 
 ARGS = ["--n", "4", "--samples", "8", "--graphs", "2", "--no-progress"]
@@ -21,7 +22,7 @@ def test_table_rows_and_memory_split(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "not built" in out  # e.g. no Transformer simulates a TM here
     rows = {(r["task"], r["kind"]): r for r in json.loads(cert.read_text())["rows"]}
-    assert len(rows) == len(vc.TASKS) * len(vc.FAMILIES)
+    assert len(rows) == len(registry.tasks()) * len(vc.FAMILIES)
     hybrid = rows[("index", "hybrid")]
     model = build_index_hybrid(4)
     p = vc.precision_for(hybrid["longest_sequence"])

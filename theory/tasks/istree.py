@@ -22,7 +22,7 @@ from math import comb, factorial
 import networkx as nx
 import numpy as np
 
-from theory.tasks.base import Chunk, Domain, ListPart, Task
+from theory.tasks.base import Domain, ListPart, Task
 from theory.tokens import BOS, NO, SEP, TILDE, YES, Vocab
 
 Edge = tuple[int, int]
