@@ -217,3 +217,32 @@ def test_score_encoding_matches_runtime(vals, k, kp):
     sym = score(head, ATT_LAYOUT, environment(ATT_LAYOUT, full(key), "k"), environment(ATT_LAYOUT, full(query), "q"))
     assert float(to_fraction(sym)) == pytest.approx((head.W_K @ vec(key)) @ (head.W_Q @ vec(query)))
     assert isinstance(z3.simplify(sym), z3.ArithRef)
+
+
+@pytest.mark.parametrize("which,unit", [("hat", 1), ("ge1", 0), ("table", 2), ("emit_value", 3)])
+def test_corrupted_gate_gives_counterexample(monkeypatch, which, unit):
+    """Every gated gadget the RAG and hybrid builders use is proved, and the proof can fail."""
+    gadget = GADGETS["gates"]
+    original = gadget.build
+
+    def corrupted(n):
+        ffns = original(n)
+        ffns[which].W_3[:, unit] *= 0.5
+        return ffns
+
+    monkeypatch.setattr(gadget, "build", corrupted)
+    row = smt.gadget_row("gates", 4, 53, timeout=30)
+    assert row["status"] == "counterexample" and which in row["failed"]
+
+
+def test_corrupted_unique_match_gives_counterexample(monkeypatch):
+    gadget = GADGETS["unique_match"]
+    original = gadget.build
+
+    def corrupted(n):
+        head = original(n)
+        head.W_Q[-1] *= 0.0  # drop the sink term: the sink no longer scores -5 beta
+        return head
+
+    monkeypatch.setattr(gadget, "build", corrupted)
+    assert smt.gadget_row("unique_match", 4, 53, timeout=30)["status"] == "counterexample"

@@ -20,6 +20,7 @@ import z3
 
 from constructions.gadgets import attention as att
 from constructions.gadgets import ffn as gf
+from constructions.gadgets import gates
 from constructions.runtime.builder import FFNSpec
 from constructions.runtime.layout import Layout
 from verify.smt.encode import (Obligation, between, const, environment, exact, ffn_output, score,
@@ -491,6 +492,75 @@ def _next_obl(n, built):
     return obs
 
 
+# -- the exact gated indicators (constructions/gadgets/gates.py) -------------------------------------------
+def _gates_build(n):
+    return {"hat": _ffn(lambda f: gates.hat(f, "hat", {"x": 1.0}, {"y": 1.0}, {"dst": 1.0})),
+            "ge1": _ffn(lambda f: gates.ge1(f, "ge1", {"x": 1.0}, {"y": 1.0}, {"dst": 1.0})),
+            "gated": _ffn(lambda f: gates.gated(f, "g", {"x": 1.0}, {"z": 1.0}, {"dst": 1.0})),
+            "table": _ffn(lambda f: gates.table(f, "tab", {"x": 1.0}, _table_size(n), _table_values(n),
+                                                {"y": 1.0})),
+            "emit_value": _ffn(lambda f: gates.emit_value(f, "ev", {"x": 1.0}, {"z": 1.0}, float(n + 2),
+                                                          num="dst", sq="dst2", zero="other"))}
+
+
+def _table_size(n):
+    return min(n, 8)
+
+
+def _table_values(n):
+    """A fixed table over keys 0..size-1 with dyadic entries on two outputs, some keys absent."""
+    return {k: {"dst": ((5 * k) % 7 - 3) / 2.0, "dst2": float(k % 3)} for k in range(_table_size(n)) if k % 4 != 1}
+
+
+def _gates_obl(n, ffns):
+    x, y, z = z3.Int("x"), z3.Int("y"), z3.Real("z")
+    gate = [z3.Or(y == 0, y == 1)]
+    env = environment(FFN_LAYOUT, {"x": x, "y": y, "z": z}, "in")
+    show = {"x": x, "y": y}
+    obs = [_outputs_equal("hat: dst = [x = 0] g", ffns["hat"], env, {"dst": z3.If(x == 0, y, 0)}, gate, show),
+           _outputs_equal("ge1: dst = [x >= 1] g", ffns["ge1"], env, {"dst": z3.If(x >= 1, y, 0)}, gate, show),
+           _outputs_equal("gated: dst = z where the gate is 1", ffns["gated"], env, {"dst": z}, [x == 1],
+                          {"x": x, "z": z}),
+           _outputs_equal("gated: dst = 0 where the gate is <= 0", ffns["gated"], env, {}, [x <= 0], {"x": x})]
+    want = {"dst": z3.IntVal(0), "dst2": z3.IntVal(0)}
+    for k, vals in _table_values(n).items():
+        for c in want:
+            want[c] = z3.If(x == k, const(vals.get(c, 0.0)), want[c])
+    obs.append(_outputs_equal("table: dst = F(key) g (Lemma C.4 interpolant)", ffns["table"], env,
+                              {c: want[c] * y for c in want}, gate + [between(x, 0, _table_size(n) - 1)], show))
+    v = z3.Int("v")
+    env_v = environment(FFN_LAYOUT, {"x": x, "z": v}, "in")
+    open_ = {"dst": v, "dst2": z3.If(v >= 1, 1, 0), "other": z3.If(v == 0, 1, 0)}
+    obs.append(_outputs_equal("emit_value open: num = y, sq = [y >= 1], zero = [y = 0]", ffns["emit_value"],
+                              env_v, open_, [x == 1, between(v, 0, n)], {"y": v}))
+    obs.append(_outputs_equal("emit_value closed: nothing", ffns["emit_value"], env_v, {},
+                              [x <= 0, x >= -n, between(v, 0, n)], {"gate": x, "y": v}))
+    return obs
+
+
+# -- Match on keys that occur at most once (constructions/gadgets/attention.py) ----------------------------
+def _unique_build(n):
+    return att.unique_match_head(ATT_LAYOUT, key=KEYS[0], query=QUERIES[0], values={"src": "dst"},
+                                 beta=att.default_beta(length_for(n), 5), name="unique Match")
+
+
+def _unique_obl(n, head):
+    """The single matching key (else the sink) beats every other key by 5 beta; values 0..n."""
+    L = length_for(n)
+    q, qc, qk, b = _query(L, n)
+    m1, c1, k1, a1 = _key("m1", L, n)
+    m2, c2, k2, a2 = _key("m2", L, n)
+    sink, _, _, _ = _key("s", L, n, sink=True)
+    base = qc + c1 + c2 + [k1 <= qk, k2 <= qk]
+    show = {"k": qk, "k1'": k1, "k2'": k2, "b0": b[0], "a0@k1'": a1[0], "a0@k2'": a2[0]}
+    gap = _declared(n, 5)
+    return [_beats("unique Match: the match beats the sink", head, m1, sink, q, base + [a1[0] == b[0]], gap, show),
+            _beats("unique Match: the sink beats a mismatch", head, sink, m2, q, base + [a2[0] != b[0]], gap, show),
+            _beats("unique Match: the match beats a mismatch", head, m1, m2, q,
+                   base + [a1[0] == b[0], a2[0] != b[0]], gap, show),
+            _value_obl(head, {"src": "dst"})]
+
+
 GADGETS: dict[str, Gadget] = {g.name: g for g in [
     Gadget("linear", "C.2", "dst = 2x - y + 3, dst2 = z/4, all other outputs 0",
            lambda n: "all real x, y, z (other coordinates free)",
@@ -522,6 +592,9 @@ GADGETS: dict[str, Gadget] = {g.name: g for g in [
            _positions_build, _positions_obl),
     Gadget("emit_number", "read-out", "num = 2 src, num_sq = 2; number v wins the tied read-out by >= 1/2",
            lambda n: f"real src with |src - v| <= 1/4, v in 1..{n}", _emit_build, _emit_obl),
+    Gadget("gates", "C.1/C.4", "hat = [x = 0] g, ge1 = [x >= 1] g, table = F(x) g, gated = ReLU(gate) z, "
+           "emit_value = (y, [y >= 1], [y = 0]) behind a big-M gate", lambda n: f"integer x, g in {{0, 1}}, "
+           f"table keys 0..{_table_size(n) - 1}, emitted y in 0..{n}", _gates_build, _gates_obl),
     Gadget("copy", "C.13", "key max(k-s, 1) beats every other key k' <= k by beta (s = 1, 2, 3); value src -> dst",
            lambda n: f"1 <= k' <= k <= L = {length_for(n)}", _copy_build, _copy_obl,
            lambda n, heads: _declared(n, 1)),
@@ -542,4 +615,7 @@ GADGETS: dict[str, Gadget] = {g.name: g for g in [
            lambda n: f"x = 1/m (m = 1..{n + 1}), counters 1/j (j = 2..{n + 1}, distinct among matches), "
                      f"values in 0..{n}, k' <= k <= L = {length_for(n)}",
            _next_build, _next_obl, lambda n, built: _declared(n, 1)),
+    Gadget("unique_match", "C.15", "for keys that occur at most once: the match (else the sink) beats every "
+           "other key by 5 beta", lambda n: f"values in 0..{n}, queries in 1..{n}, k' <= k <= L = {length_for(n)}",
+           _unique_build, _unique_obl, lambda n, head: _declared(n, 5)),
 ]}
