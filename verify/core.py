@@ -224,6 +224,7 @@ class ChunkResult:
     tokens: int = 0
     longest: int = 0
     longest_keys: dict = field(default_factory=dict)  # prompt length -> (sequence length, instance key)
+    parts: dict = field(default_factory=dict)  # part name -> {"instances", "failures", "answers"}
 
     def add(self, other: "ChunkResult") -> None:
         self.checked += other.checked
@@ -236,6 +237,12 @@ class ChunkResult:
         self.longest = max(self.longest, other.longest)
         for plen, best in other.longest_keys.items():
             self.longest_keys[plen] = max(self.longest_keys.get(plen, best), best)
+        for name, row in other.parts.items():
+            mine = self.parts.setdefault(name, {"instances": 0, "failures": 0, "answers": {}})
+            mine["instances"] += row["instances"]
+            mine["failures"] += row["failures"]
+            for tok, count in row["answers"].items():
+                mine["answers"][tok] = mine["answers"].get(tok, 0) + count
 
 
 def smallest(failures: list[dict]) -> list[dict]:
@@ -244,7 +251,8 @@ def smallest(failures: list[dict]) -> list[dict]:
     return failures[:MAX_FAILURES_KEPT]
 
 
-def check_chunk(construction: Construction, task: Task, model, chunk: Chunk, mode: Mode = FLOAT64) -> ChunkResult:
+def check_chunk(construction: Construction, task: Task, model, chunk: Chunk, mode: Mode = FLOAT64,
+                part: str = "") -> ChunkResult:
     seqs = build_sequences(construction, task, model, chunk)
     out = teacher_force_all(model, seqs, mode)
     bad = np.flatnonzero(~out.ok)
@@ -258,9 +266,11 @@ def check_chunk(construction: Construction, task: Task, model, chunk: Chunk, mod
     longest: dict = {}
     for plen, length, key in zip((seqs.starts + 1).tolist(), seqs.lengths.tolist(), chunk.keys.tolist()):
         longest[plen] = max(longest.get(plen, (length, key)), (length, key))
-    return ChunkResult(len(seqs), len(bad), records, Counter(model.vocab.tokens(last)),
+    answers = Counter(model.vocab.tokens(last))
+    return ChunkResult(len(seqs), len(bad), records, answers,
                        int(cot.max()) if len(seqs) else 0, int(cot.sum()), int(seqs.lengths.sum()),
-                       int(seqs.lengths.max()) if len(seqs) else 0, longest)
+                       int(seqs.lengths.max()) if len(seqs) else 0, longest,
+                       {part: {"instances": len(seqs), "failures": len(bad), "answers": dict(answers)}})
 
 
 def check(construction: Construction, task: Task, model, instances, mode: Mode = FLOAT64) -> ChunkResult:
@@ -276,7 +286,8 @@ _WORKER: tuple | None = None
 def _work(args) -> ChunkResult:
     c, mode = args
     construction, task, model, domain = _WORKER
-    return check_chunk(construction, task, model, domain.chunk(c)[1], mode)
+    part, chunk = domain.chunk(c)
+    return check_chunk(construction, task, model, chunk, mode, part.name)
 
 
 def shard_chunks(domain: Domain, shard: tuple[int, int]) -> list[int]:
@@ -435,8 +446,9 @@ def model_info(construction: Construction, model, weights_file: str | None) -> d
 
 
 def result_fields(res: ChunkResult) -> dict:
-    return {"failure_count": res.failed, "answers": dict(res.answers),
-            "cot_length": {"max": res.cot_max, "mean": round(res.cot_total / res.checked, 3) if res.checked else None},
+    return {"failure_count": res.failed, "answers": dict(res.answers), "parts": res.parts,
+            "cot_length": {"max": res.cot_max, "total": res.cot_total,
+                           "mean": round(res.cot_total / res.checked, 3) if res.checked else None},
             "tokens_checked": res.tokens, "longest_sequence": res.longest,
             "position_convention": POSITION_CONVENTION}
 
@@ -475,9 +487,8 @@ def merge(certs: list[dict], paths: list[str]) -> dict:
     total = ChunkResult()
     for c in certs:
         total.add(ChunkResult(c["instances_checked"], c["failure_count"], list(c["failures"]),
-                              Counter(c["answers"]), c["cot_length"]["max"],
-                              round((c["cot_length"]["mean"] or 0) * c["instances_checked"]),
-                              c["tokens_checked"], c["longest_sequence"]))
+                              Counter(c["answers"]), c["cot_length"]["max"], c["cot_length"]["total"],
+                              c["tokens_checked"], c["longest_sequence"], {}, c["parts"]))
     return {"result": total, "domain": certs[0]["domain"], "model": certs[0]["model"], "mode": certs[0]["mode"],
             "arithmetic": certs[0].get("arithmetic"), "complete": total.checked == certs[0]["domain"]["instances"]}
 

@@ -121,10 +121,15 @@ def main(argv=None) -> int:
     _print_summary(domain, shard, mode, res, time.time() - started)
     cert = cli.certificate(command=command, domain=domain.describe(), checked=res.checked, failures=res.failures,
                            verified=verified, started=started, **core.result_fields(res),
-                           trees=res.answers.get("YES", 0), shard={"index": shard[0], "count": shard[1]},
+                           trees=_trees(domain.describe(), res), shard={"index": shard[0], "count": shard[1]},
                            model=info, mode=str(mode), arithmetic=core.arithmetic(mode))
     cli.write_json(a.json, cert)
     return cli.EXIT_OK if verified else cli.EXIT_COUNTEREXAMPLE
+
+
+def _trees(domain: dict, res) -> int:
+    """Trees in the domain's first part (every graph with n - 1 edges: n^(n-2), Cayley's formula)."""
+    return res.parts.get(domain["parts"][0]["name"], {"answers": {}})["answers"].get("YES", 0)
 
 
 def _print_summary(domain, shard, mode, res, seconds):
@@ -132,9 +137,12 @@ def _print_summary(domain, shard, mode, res, seconds):
     where = f" (shard {shard[0]}/{shard[1]})" if shard[1] > 1 else ""
     text = d["parts"][0]["description"]
     if res.failed == 0:
-        cli.say(f"verified: {res.checked:,} instances{where}: {text}")
+        cli.say(f"verified: {res.checked:,} instances{where}: {text}, and seeded samples")
+        for part in d["parts"]:
+            row = res.parts.get(part["name"], {"instances": 0, "answers": {}})
+            cli.say(f"  {part['description']}: {row['instances']:,} ({row['answers'].get('YES', 0):,} trees)")
         cli.say(f"  every CoT token and answer is the unique arg-max and equals the reference trace; "
-                f"answers agree with networkx ({res.answers.get('YES', 0):,} trees); mode {mode}; {seconds:.1f} s")
+                f"answers agree with networkx; mode {mode}; {seconds:.1f} s")
     else:
         cli.say(f"FAILED: {res.failed:,} of {res.checked:,} instances{where} disagree ({text})")
         f = res.failures[0]
@@ -190,7 +198,7 @@ def merge(paths, out, command, started) -> int:
     verified = res.failed == 0 and m["complete"] and res.checked > 0
     merged = cli.certificate(command=command, domain=m["domain"], checked=res.checked, failures=res.failures,
                              verified=verified, started=started, **core.result_fields(res),
-                             trees=res.answers.get("YES", 0), merged_from=list(paths), model=m["model"],
+                             trees=_trees(m["domain"], res), merged_from=list(paths), model=m["model"],
                              mode=m["mode"], arithmetic=m["arithmetic"])
     cli.write_json(out, merged)
     state = "verified" if verified else ("FAILED" if res.failed else "INCOMPLETE")

@@ -6,13 +6,16 @@ RAG Linear RNNs of Thm 5.2) and run through the model once (teacher forcing, ver
 passes iff the model's arg-max is unique and equals the reference at every position the model must
 produce, the answer is the task's own, and every retrieval is what the real retriever returns.
 
-Tasks and exhaustive domains (data before the query, as in every hard instance):
+Tasks and default domains (data before the query, as in every hard instance):
   index      every x in {1,2}^n and every query i                         (n 2^n instances)
   ar         every x over {1..a}^n (a = 4, 3 or 2, the largest that fits) and every query that
              occurs, plus every instance of the paper's hard family (n even)
   cgram      likewise with (c-1)-gram queries (--c, default 3), plus the hard family (c | n)
   counting   every x in {1,2}^n, every query 1..n and threshold 0..n, plus the hard family (t = 0)
---samples K checks K seeded random instances instead (for n beyond the exhaustive range).
+and, for every task, 2,000 seeded instances over the full alphabet 1..n (weights that only work on a
+small alphabet fail there). --alphabet full checks every x in [n]^n instead (Index at n = 6:
+279,936 instances). --samples K checks K seeded full-alphabet instances plus K/4 seeded instances of
+the hard family (for n beyond the exhaustive range). The certificate names every part exactly.
 Exit codes: 0 every instance verified, 1 a counterexample (the smallest is printed with a trace),
 2 bad usage or input.
 """
@@ -44,7 +47,9 @@ def parse_args(argv):
     p.add_argument("--n", type=int, required=True, help=f"problem size: the number of data tokens (2..{MAX_N})")
     p.add_argument("--c", type=int, help=f"gram length for --task cgram (default {DEFAULT_C})")
     p.add_argument("--samples", type=int, metavar="K",
-                   help="check K seeded random instances instead of the exhaustive domain")
+                   help="check K seeded random instances (and K/4 of the hard family) instead of the exhaustive domain")
+    p.add_argument("--alphabet", choices=["default", "full"], default="default",
+                   help="default: small-alphabet exhaustive parts plus full-alphabet samples; full: every x in [n]^n")
     cli.add_common_arguments(p, model_kinds=list(registry.FAMILIES))
     cli.add_arithmetic_arguments(p)
     return p.parse_args(argv)
@@ -67,6 +72,11 @@ def _validate(a, task: RetrievalTask) -> None:
     cli.check_output_path(a.json)
     if a.samples is not None:
         cli.check_range("--samples", a.samples, 1, MAX_SAMPLES)
+        if a.alphabet == "full":
+            raise cli.UsageError("--samples already draws from the full alphabet; drop --alphabet full")
+    elif a.alphabet == "full" and task.full_size() > task.full_limit:
+        raise cli.UsageError(f"n = {a.n} has {task.full_size():,} full-alphabet instances, beyond the limit "
+                             f"{task.full_limit:,}; use --samples K")
     elif task.exhaustive_size() > EXHAUSTIVE_LIMIT:
         raise cli.UsageError(f"n = {a.n} has about {task.exhaustive_size():,} exhaustive instances, beyond the "
                              f"limit {EXHAUSTIVE_LIMIT:,}; use --samples K")
@@ -83,7 +93,7 @@ def main(argv=None) -> int:
     construction = registry.get(a.task, a.model)
     model = model_io.load_or_build(a.weights, construction.build(task))
     info = core.model_info(construction, model, a.weights)
-    domain = task.domain(samples=a.samples, seed=a.seed)
+    domain = task.domain(samples=a.samples, seed=a.seed, alphabet=a.alphabet)
     mode = parse_mode(a.mode, a.p)
     what = f"{a.task} instances (n = {a.n}{f', c = {task.c}' if a.task == 'cgram' else ''})"
 

@@ -21,10 +21,11 @@ def test_exhaustive_n5_passes_with_certificate(tmp_path, capsys):
     cert = tmp_path / "c.json"
     assert main(["--n", "5", "--no-progress", "--workers", "1", "--json", str(cert)]) == 0
     c = json.loads(cert.read_text())
-    assert c["verified"] and c["instances_checked"] == 210 and c["trees"] == 125  # Cayley: 5^3
-    assert c["domain"]["instances"] == 210 and c["model"]["shape"]["depth"] == 7
+    assert c["verified"] and c["instances_checked"] == 2210 and c["trees"] == 125  # Cayley: 5^3
+    assert c["parts"]["every graph, one edge order each drawn from seed 0"]["instances"] == 210
+    assert c["domain"]["instances"] == 2210 and c["model"]["shape"]["depth"] == 7
     assert len(c["model"]["weights_sha256"]) == 64 and c["mode"] == "float64"
-    assert "verified: 210 instances" in capsys.readouterr().out
+    assert "verified: 2,210 instances" in capsys.readouterr().out
 
 
 def test_other_edge_counts_and_orders(capsys):
@@ -43,7 +44,7 @@ def test_shards_merge_to_the_full_run(tmp_path):
     merged = tmp_path / "m.json"
     assert main(["--merge", *paths, "--json", str(merged)]) == 0
     m = json.loads(merged.read_text())
-    assert m["verified"] and m["instances_checked"] == 54264 and m["trees"] == 7**5  # Cayley
+    assert m["verified"] and m["instances_checked"] == 54264 + 2000 and m["trees"] == 7**5  # Cayley
     assert main(["--merge", *paths[:2]]) == 2  # incomplete shard set
 
 

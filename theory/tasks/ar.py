@@ -94,18 +94,40 @@ def _pairs(keys: np.ndarray, values: np.ndarray) -> np.ndarray:
     return out
 
 
+def has_hard_family(n: int) -> bool:
+    return n % 2 == 0 and n >= 4
+
+
+def _hard_words(n: int, bits: np.ndarray, offset: int) -> np.ndarray:
+    half = n // 2
+    keys = np.tile(np.arange(1, half + 1), (bits.shape[0], 1))
+    return _pairs(keys, half + offset + bits)
+
+
 def hard_family(n: int, offset: int = 1) -> Batch:
     """Every instance of the hard family: 2^{n/2} bit strings times n/2 queries."""
     n = check_n(n)
-    if n % 2 or n < 4:
+    if not has_hard_family(n):
         raise ValueError(f"the AR hard family needs an even n >= 4, got {n}")
     half = n // 2
     bits = all_words(2, half) - 1
-    keys = np.tile(np.arange(1, half + 1), (bits.shape[0], 1))
-    words = _pairs(keys, half + offset + bits)
-    reps = np.repeat(words, half, axis=0)
+    reps = np.repeat(_hard_words(n, bits, offset), half, axis=0)
     queries = np.tile(np.arange(1, half + 1), bits.shape[0])
     return batch(n, reps, queries)
+
+
+def hard_sample(n: int, count: int, rng: np.random.Generator) -> Batch:
+    """``count`` seeded instances of the hard family: random bits, a uniform key as the query."""
+    half = check_n(n) // 2
+    bits = rng.integers(0, 2, size=(count, half))
+    return batch(n, _hard_words(n, bits, 1), rng.integers(1, half + 1, size=count))
+
+
+def full(n: int) -> Batch:
+    """Every x in [n]^n with every query that occurs among x_1..x_{n-1} (small n only)."""
+    n = check_n(n)
+    words = all_words(n, n)
+    return batch(n, np.repeat(words, n, axis=0), np.tile(np.arange(1, n + 1), words.shape[0]))
 
 
 def printed_hard_family(n: int) -> tuple[Batch, np.ndarray]:
@@ -150,3 +172,12 @@ class ARTask(RetrievalTask):
 
     def sample_batch(self, count: int, rng: np.random.Generator) -> Batch:
         return sample(self.n, count, rng)
+
+    def full_size(self) -> int:
+        return self.n ** (self.n + 1)
+
+    def full_batch(self) -> Batch:
+        return full(self.n)
+
+    def hard_sample_batch(self, count: int, rng: np.random.Generator) -> Batch | None:
+        return hard_sample(self.n, count, rng) if has_hard_family(self.n) else None

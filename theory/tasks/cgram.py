@@ -108,19 +108,43 @@ def exhaustive(n: int, c: int, budget: int = DEFAULT_BUDGET) -> list[tuple[str, 
     return parts
 
 
+def has_hard_family(n: int, c: int) -> bool:
+    return n % c == 0 and n // c + 2 <= n
+
+
+def _hard_words(n: int, c: int, bits: np.ndarray, offset: int) -> np.ndarray:
+    m = n // c
+    blocks = np.empty((bits.shape[0], m, c), dtype=np.int64)
+    blocks[:, :, : c - 1] = np.arange(1, m + 1)[None, :, None]
+    blocks[:, :, c - 1] = m + offset + bits
+    return blocks.reshape(bits.shape[0], n)
+
+
 def hard_family(n: int, c: int, offset: int = 1) -> Batch:
     n = check_n(n, c)
     m = n // c
     if n % c or m + 1 + offset > n:
         raise ValueError(f"the c-gram hard family needs c | n and n/c + 2 <= n, got n = {n}, c = {c}")
     bits = all_words(2, m) - 1
-    blocks = np.empty((bits.shape[0], m, c), dtype=np.int64)
-    blocks[:, :, : c - 1] = np.arange(1, m + 1)[None, :, None]
-    blocks[:, :, c - 1] = m + offset + bits
-    words = blocks.reshape(bits.shape[0], n)
-    reps = np.repeat(words, m, axis=0)
+    reps = np.repeat(_hard_words(n, c, bits, offset), m, axis=0)
     keys = np.tile(np.arange(1, m + 1), bits.shape[0])
     return batch(n, c, reps, np.repeat(keys[:, None], c - 1, axis=1))
+
+
+def hard_sample(n: int, c: int, count: int, rng: np.random.Generator) -> Batch:
+    """``count`` seeded instances of the hard family: random bits, a uniform key as the query."""
+    m = check_n(n, c) // c
+    keys = rng.integers(1, m + 1, size=count)
+    words = _hard_words(n, c, rng.integers(0, 2, size=(count, m)), 1)
+    return batch(n, c, words, np.repeat(keys[:, None], c - 1, axis=1))
+
+
+def full(n: int, c: int) -> Batch:
+    """Every x in [n]^n with every (c-1)-gram query that prefixes a c-gram of x (small n only)."""
+    n = check_n(n, c)
+    words = all_words(n, n)
+    rows, starts = first_windows(words, c)
+    return batch_from_windows(n, c, words, rows, starts)
 
 
 def sample(n: int, c: int, count: int, rng: np.random.Generator) -> Batch:
@@ -165,3 +189,12 @@ class CgramTask(RetrievalTask):
 
     def sample_batch(self, count: int, rng: np.random.Generator) -> Batch:
         return sample(self.n, self.c, count, rng)
+
+    def full_size(self) -> int:
+        return self.n**self.n * (self.n - self.c + 1)
+
+    def full_batch(self) -> Batch:
+        return full(self.n, self.c)
+
+    def hard_sample_batch(self, count: int, rng: np.random.Generator) -> Batch | None:
+        return hard_sample(self.n, self.c, count, rng) if has_hard_family(self.n, self.c) else None

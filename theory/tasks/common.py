@@ -128,7 +128,8 @@ class RetrievalTask(Task):
     """
 
     chunk_size = 8192
-    alphabet = "full"
+    extra_samples = 2000   # seeded full-alphabet instances added to every exhaustive run
+    full_limit = 1 << 21   # the largest full-alphabet exhaustive domain (--alphabet full) a run may build
 
     def __init__(self, n: int):
         self.n = n
@@ -157,14 +158,51 @@ class RetrievalTask(Task):
     def exhaustive_size(self) -> int:
         """An upper bound on the exhaustive domain's size, computed without enumerating it."""
 
-    def domain(self, samples: int | None = None, seed: int = 0) -> Domain:
+    @abstractmethod
+    def full_size(self) -> int:
+        """The size of the full-alphabet exhaustive domain (every x in [n]^n), without enumerating it."""
+
+    @abstractmethod
+    def full_batch(self) -> Batch:
+        """Every instance over the full alphabet (small n only)."""
+
+    def hard_sample_batch(self, count: int, rng: np.random.Generator) -> Batch | None:
+        """Seeded instances of the task's hard family (Thm 4.6), or None if it has none at this n."""
+        return None
+
+    def domain(self, samples: int | None = None, seed: int = 0, alphabet: str = "default") -> Domain:
+        """The default domain: the exhaustive parts over a small alphabet (and the hard family), plus
+        ``extra_samples`` seeded instances over the full alphabet, which catch weights that only work
+        on small alphabets. ``alphabet="full"``: every instance over the full alphabet [n]^n instead.
+        ``samples=K``: K seeded full-alphabet instances plus K/4 seeded hard-family instances."""
+        if alphabet not in ("default", "full"):
+            raise ValueError(f"alphabet must be 'default' or 'full', got {alphabet!r}")
+        full_text = {"kind": "random", "seed": seed, **self.sample_details()}
         if samples is not None:
-            batch = self.sample_batch(samples, np.random.default_rng(seed))
-            parts = [_batch_part(f"{samples} seeded random instances", batch,
-                                 {"kind": "random", "seed": seed, **self.sample_details()})]
+            if alphabet == "full":
+                raise ValueError("samples already range over the full alphabet; drop the alphabet choice")
+            rng = np.random.default_rng(seed)
+            parts = [_batch_part(f"{samples} seeded random instances", self.sample_batch(samples, rng), full_text)]
+            hard = self.hard_sample_batch(max(1, samples // 4), np.random.default_rng([seed, 1]))
+            if hard is not None:
+                parts.append(_batch_part(f"{len(hard)} seeded instances of the hard family", hard,
+                                         {"kind": "random", "seed": seed, "family": "hard family of Thm 4.6"}))
             return Domain(parts, self.chunk_size, task=self.name, **self.params(), kind="random", seed=seed)
+        if alphabet == "full":
+            if self.full_size() > self.full_limit:
+                raise ValueError(f"the full-alphabet domain at n = {self.n} has {self.full_size():,} instances, "
+                                 f"beyond the limit {self.full_limit:,}; use samples")
+            parts = [_batch_part(f"every x in [n]^n ({self.n}^{self.n})", self.full_batch(),
+                                 {"kind": "exhaustive", "alphabet": f"1..{self.n}", **self.full_details()})]
+            return Domain(parts, self.chunk_size, task=self.name, **self.params(), kind="exhaustive",
+                          alphabet="full")
         parts = [_batch_part(name, b, {"kind": "exhaustive", **d}) for name, b, d in self.exhaustive_batches()]
-        return Domain(parts, self.chunk_size, task=self.name, **self.params(), kind="exhaustive")
+        extra = self.sample_batch(self.extra_samples, np.random.default_rng([seed, 2]))
+        parts.append(_batch_part(f"{self.extra_samples} seeded full-alphabet instances", extra, full_text))
+        return Domain(parts, self.chunk_size, task=self.name, **self.params(), kind="exhaustive", seed=seed)
+
+    def full_details(self) -> dict:
+        return {"queries": "every valid query"}
 
     def sample_details(self) -> dict:
         return {"alphabet": f"1..{self.n}", "description": "uniform over the full alphabet"}

@@ -87,16 +87,36 @@ def exhaustive(n: int) -> list[tuple[str, Batch]]:
 def hard_family(n: int, t: int = 0) -> Batch:
     """Every x in {0,1}^n as the increasing list of its ones, every query k, threshold t (padded batch)."""
     n = check_n(n)
-    voc = vocab(n)
     bits = all_words(2, n) - 1                             # (2^n, n)
+    return _hard_batch(n, np.repeat(bits, n, axis=0), np.tile(np.arange(1, n + 1), bits.shape[0]), t)
+
+
+def hard_sample(n: int, count: int, rng: np.random.Generator, t: int = 0) -> Batch:
+    """``count`` seeded instances of the hard family: random bits, a uniform query k, threshold t."""
+    n = check_n(n)
+    return _hard_batch(n, rng.integers(0, 2, size=(count, n)), rng.integers(1, n + 1, size=count), t)
+
+
+def full(n: int) -> Batch:
+    """Every x in [n]^n, every query 1..n and threshold 0..n (small n only)."""
+    n = check_n(n)
+    words = all_words(n, n)
+    per = n * (n + 1)
+    q = np.tile(np.repeat(np.arange(1, n + 1), n + 1), words.shape[0])
+    t = np.tile(np.arange(0, n + 1), n * words.shape[0])
+    return batch(n, np.repeat(words, per, axis=0), q, t)
+
+
+def _hard_batch(n: int, bits: np.ndarray, k: np.ndarray, t: int) -> Batch:
+    """Rows of bits written as the increasing list of their ones, query k, threshold t."""
+    voc = vocab(n)
     ones = bits.sum(axis=1)
     # increasing list of the j with x_j = 1, left-aligned: sort (1 - x_j, j) so ones come first
     order = np.argsort(1 - bits, axis=1, kind="stable")
-    lists = np.where(np.arange(n)[None, :] < ones[:, None], order + 1, 0)
-    rows = bits.shape[0] * n
-    reps, lens = np.repeat(lists, n, axis=0), np.repeat(ones, n)
-    k = np.tile(np.arange(1, n + 1), bits.shape[0])
-    count = np.repeat(bits, n, axis=0)[np.arange(rows), k - 1]   # x_k: k occurs once iff x_k = 1
+    reps = np.where(np.arange(n)[None, :] < ones[:, None], order + 1, 0)
+    lens = ones
+    rows = bits.shape[0]
+    count = bits[np.arange(rows), k - 1]   # x_k: k occurs once iff x_k = 1
     yes = count > t
     ids = np.zeros((rows, n + 4), dtype=np.int64)
     ids[:, 0] = voc.id(BOS)
@@ -151,6 +171,15 @@ class CountingTask(RetrievalTask):
 
     def sample_batch(self, count: int, rng: np.random.Generator) -> Batch:
         return sample(self.n, count, rng)
+
+    def full_size(self) -> int:
+        return self.n**self.n * self.n * (self.n + 1)
+
+    def full_batch(self) -> Batch:
+        return full(self.n)
+
+    def hard_sample_batch(self, count: int, rng: np.random.Generator) -> Batch:
+        return hard_sample(self.n, count, rng)
 
     def sample_details(self) -> dict:
         return {"alphabet": "a random alphabet 1..a per instance, a uniform in 1..n",

@@ -65,6 +65,19 @@ def exhaustive(n: int) -> list[tuple[str, Batch]]:
     return [("x in {1,2}^n, every query (= the hard family of Thm 4.6)", _batch(n, reps, queries))]
 
 
+def full(n: int) -> Batch:
+    """Every x in [n]^n with every query 1..n (n^(n+1) instances; small n only)."""
+    n = check_n(n)
+    words = all_words(n, n)
+    return _batch(n, np.repeat(words, n, axis=0), np.tile(np.arange(1, n + 1), words.shape[0]))
+
+
+def hard_sample(n: int, count: int, rng: np.random.Generator) -> Batch:
+    """``count`` seeded instances of the hard family: x in {1,2}^n, a uniform query."""
+    n = check_n(n)
+    return _batch(n, rng.integers(1, 3, size=(count, n)), rng.integers(1, n + 1, size=count))
+
+
 def sample(n: int, count: int, rng: np.random.Generator) -> Batch:
     """``count`` uniform instances over the full alphabet 1..n."""
     n = check_n(n)
@@ -96,3 +109,12 @@ class IndexTask(RetrievalTask):
 
     def sample_batch(self, count: int, rng: np.random.Generator) -> Batch:
         return sample(self.n, count, rng)
+
+    def full_size(self) -> int:
+        return self.n ** (self.n + 1)
+
+    def full_batch(self) -> Batch:
+        return full(self.n)
+
+    def hard_sample_batch(self, count: int, rng: np.random.Generator) -> Batch:
+        return hard_sample(self.n, count, rng)

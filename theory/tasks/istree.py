@@ -242,6 +242,7 @@ class IstreeTask(Task):
 
     name = "istree"
     chunk_size = CHUNK
+    extra_samples = 1000  # seeded graphs in other edge orders, and with other edge counts, per default run
 
     def __init__(self, n: int):
         self.n = check_n(n)
@@ -292,11 +293,38 @@ class IstreeTask(Task):
         if orders not in ("one", "all"):
             raise ValueError(f"edge orders must be 'one' or 'all', got {orders!r}")
         how = "in every edge order" if orders == "all" else f"one edge order each drawn from seed {seed}"
-        part = ListPart(f"every graph, {how}", self.domain_size(m, orders),
-                        lambda a, b: self._graphs(m, orders, seed, a, b),
-                        {"kind": "exhaustive", "edges": m, "orders": orders, "seed": seed,
-                         "description": f"every simple graph on {n} labelled vertices with {m} edges, {how}"})
-        return Domain([part], CHUNK, task=self.name, n=n, kind="exhaustive", edges=m, orders=orders, seed=seed)
+        parts = [ListPart(f"every graph, {how}", self.domain_size(m, orders),
+                          lambda a, b: self._graphs(m, orders, seed, a, b),
+                          {"kind": "exhaustive", "edges": m, "orders": orders, "seed": seed,
+                           "description": f"every simple graph on {n} labelled vertices with {m} edges, {how}"})]
+        # Weights that depend on the edge order or the edge count pass one order of n - 1 edges; a
+        # seeded sample of both, small beside the exhaustive part, catches them.
+        k = self.extra_samples
+        if orders == "one" and m >= 2:
+            parts.append(ListPart(f"{k} seeded graphs with {m} edges in random orders", k,
+                                  lambda a, b: self._random_graphs(a, b, [seed, 3], fixed_m=m),
+                                  {"kind": "random", "edges": m, "seed": seed,
+                                   "description": f"{k} uniform graphs with {m} edges, each in a uniform edge order"}))
+        if comb(n, 2) > 0:
+            parts.append(ListPart(f"{k} seeded graphs with other edge counts", k,
+                                  lambda a, b: self._random_graphs(a, b, [seed, 4], avoid_m=m),
+                                  {"kind": "random", "seed": seed,
+                                   "description": f"{k} graphs with a uniform edge count in 0..{comb(n, 2)} other "
+                                                  f"than {m}, a uniform edge set and order"}))
+        return Domain(parts, CHUNK, task=self.name, n=n, kind="exhaustive", edges=m, orders=orders, seed=seed)
+
+    def _random_graphs(self, start: int, stop: int, seed, fixed_m: int | None = None,
+                       avoid_m: int | None = None) -> list[list[Edge]]:
+        """Graphs ``start..stop-1`` of a seeded stream: each a uniform edge set of its size, in a uniform order."""
+        pairs, total = all_pairs(self.n), comb(self.n, 2)
+        sizes = [k for k in range(total + 1) if k != avoid_m] or [avoid_m]
+        graphs = []
+        for i in range(start, stop):
+            rng = np.random.default_rng([*seed, i])
+            m = fixed_m if fixed_m is not None else int(sizes[rng.integers(len(sizes))])
+            pick = rng.choice(total, size=m, replace=False)
+            graphs.append([(int(u), int(v)) for u, v in pairs[pick]])
+        return graphs
 
     def _samples(self, start: int, stop: int, seed: int) -> list[list[Edge]]:
         graphs = []
