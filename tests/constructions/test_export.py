@@ -54,6 +54,17 @@ def test_core_install_does_not_pull_in_torch():
     assert any(r.startswith("transformer-lens") and "<4" in r for r in interp)  # 4.0 removed HookedTransformer
 
 
+def test_ci_runs_exactly_the_readme_quick_start():
+    with open(os.path.join(ROOT, "README.md")) as handle:
+        readme = handle.read()
+    block = readme.split("## Quick start", 1)[1].split("```", 2)[1]
+    commands = [line.strip() for line in block.splitlines() if line.strip()]
+    with open(os.path.join(ROOT, ".ci", "run")) as handle:
+        ci = [line.strip() for line in handle if line.strip() and not line.lstrip().startswith("#")]
+    assert ci[-len(commands):] == commands
+    assert any('".[dev,interp]"' in c and "pytest" in c for c in commands)  # the tests run with the extra
+
+
 def test_core_modules_never_import_torch():
     code = ("import sys; import constructions.registry, constructions.export, verify.istree, verify.export, "
             "verify.retrieval, verify.turing; print(sorted(m for m in ('torch', 'transformer_lens') if m in sys.modules))")
@@ -369,3 +380,20 @@ def test_transformer_lens_refuses_rnns(torch):
     model = registry.get("index", "rag").build(registry.task_of_size(registry.task_class("index"), 4))
     with pytest.raises(ValueError, match="use to_torch"):
         to_transformer_lens(model)
+
+
+def test_the_docs_figure_script(torch, tmp_path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("interp_figure", os.path.join(ROOT, "docs", "interp_figure.py"))
+    fig = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(fig)
+    run = fig.fig3_run()
+    sep = run["sep"]
+    reference = run["tokens"][sep + 1:]
+    assert run["clean"][sep:-1] == reference
+    wrong = [k + 1 for k in range(sep, len(run["tokens"]) - 1) if run["ablated"][k] != run["tokens"][k + 1]]
+    assert wrong == [18, 19, 20, 21, 22]  # the five descents 1>5, 5>3, 3>2, 2>6, 6>4 (docs/interp.md)
+    out = tmp_path / "f.png"
+    fig.draw(run, str(out))
+    assert out.stat().st_size > 10_000
