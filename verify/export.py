@@ -64,7 +64,8 @@ def parse_args(argv):
     p.add_argument("--out", required=True, metavar="FILE.pt", help="where to write the model (sidecar: FILE.json)")
     p.add_argument("--n-ctx", type=int, help="transformer-lens: longest sequence the model accepts (default: "
                                              "1024, or the longest checked sequence if longer)")
-    p.add_argument("--weights", metavar="FILE.npz", help="export weights loaded from FILE.npz instead of the built ones")
+    p.add_argument("--weights", metavar="FILE.npz",
+                   help="export weights loaded from FILE.npz instead of the built ones")
     p.add_argument("--check", action="store_true",
                    help="compare the written model's logits with the runtime's on the checker's sequences")
     p.add_argument("--instances", default=str(DEFAULT_INSTANCES), metavar="K|all",
@@ -220,7 +221,8 @@ def main(argv=None) -> int:
     sequences = []
     if a.check:
         domain = checker_domain(task, a.seed, want)
-        sequences = [core.build_sequences(construction, task, model, chunk) for chunk in pick(task, domain, want, a.seed)]
+        sequences = [core.build_sequences(construction, task, model, chunk)
+                     for chunk in pick(task, domain, want, a.seed)]
     longest = max((int(s.lengths.max()) for s in sequences if len(s)), default=0)
     n_ctx = a.n_ctx if a.n_ctx is not None else max(1024, longest)
     if longest > n_ctx:
@@ -296,7 +298,8 @@ def _print_check(r, domain, tol: float) -> None:
             f"{r.positions:,} positions")
     cli.say(f"  max logit difference: {r.max_abs:.3g} absolute, {r.max_rel:.3g} relative (tolerance {tol:g})")
     cli.say(f"  arg-max identical at {r.argmax_compared - r.argmax_differ:,} of {r.argmax_compared:,} positions "
-            f"where the runtime's arg-max is strict ({r.near_ties:,} runtime near-ties not compared)")
+            f"where the runtime's arg-max is strict (not compared: {r.near_ties:,} positions, mostly in prompts, "
+            f"where the runtime's top logits tie)")
     if r.ok(tol):
         cli.say("parity: OK")
     else:

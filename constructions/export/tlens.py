@@ -42,6 +42,7 @@ Arithmetic: float64 only (the runtime's ``hard`` and ``Rp`` modes are not export
 
 from __future__ import annotations
 
+import json
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -90,7 +91,8 @@ def _value_factors(w_v: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def config_args(model: Transformer, n_ctx: int = DEFAULT_N_CTX) -> dict[str, Any]:
     """The HookedTransformerConfig arguments of the export of ``model`` (JSON-able; dtype by name)."""
     if not isinstance(model, Transformer):
-        raise ValueError(f"TransformerLens export takes a Transformer, not a {getattr(model, 'kind', type(model).__name__)}"
+        kind = getattr(model, "kind", type(model).__name__)
+        raise ValueError(f"TransformerLens export takes a Transformer, not a {kind}"
                          " (use to_torch for Linear RNNs and hybrids)")
     if EXPORT_ONE in model.layout:
         raise ValueError(f"the layout already has a coordinate named {EXPORT_ONE!r}")
@@ -134,18 +136,19 @@ def toolkit_info(model: Transformer) -> dict[str, Any]:
 
 
 def _jsonable(obj):
-    import json
+    """Metadata as plain JSON values (numpy scalars and arrays become numbers and lists)."""
+    def plain(x):
+        if isinstance(x, (np.integer, np.floating, np.ndarray)):
+            return x.tolist()
+        raise TypeError(f"metadata value of type {type(x).__name__} cannot be exported")
 
-    from constructions.runtime.io import _plain
-
-    return json.loads(json.dumps(obj, default=_plain))
+    return json.loads(json.dumps(obj, default=plain))
 
 
 def config_args_of(cfg) -> dict[str, Any]:
     """The arguments :func:`config_args` gave, read back from a config (for saving)."""
-    keys = _CONFIG_KEYS
     out = {}
-    for key in keys:
+    for key in _CONFIG_KEYS:
         value = getattr(cfg, key)
         out[key] = float(value) if isinstance(value, (float, np.floating)) else value
     out["dtype"] = str(cfg.dtype).replace("torch.", "")

@@ -67,7 +67,8 @@ def test_ci_runs_exactly_the_readme_quick_start():
 
 def test_core_modules_never_import_torch():
     code = ("import sys; import constructions.registry, constructions.export, verify.istree, verify.export, "
-            "verify.retrieval, verify.turing; print(sorted(m for m in ('torch', 'transformer_lens') if m in sys.modules))")
+            "verify.retrieval, verify.turing; "
+            "print(sorted(m for m in ('torch', 'transformer_lens') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
@@ -397,3 +398,21 @@ def test_the_docs_figure_script(torch, tmp_path):
     out = tmp_path / "f.png"
     fig.draw(run, str(out))
     assert out.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("scale", [None, 0.25])
+def test_other_score_scales_are_exported(torch, scale):
+    """Def 3.1's own 1/sqrt(d) (score_scale None) and any other scale survive both exports."""
+    from constructions.export import from_transformer_lens, to_torch, to_transformer_lens
+
+    c = registry.get("counting", "transformer")
+    task = _task(c)
+    model = c.build(task)
+    model.score_scale = scale
+    seqs = _sequences(c, task, model)[:1]
+    hooked = to_transformer_lens(model)
+    assert hooked.cfg.use_attn_scale
+    for exported in (hooked, to_torch(model)):
+        r = _parity(model, exported, seqs)
+        assert r.max_rel <= TOL and r.argmax_differ == 0, r
+    assert model_io.weights_sha256(from_transformer_lens(hooked)) == model_io.weights_sha256(model)
