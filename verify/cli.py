@@ -228,13 +228,13 @@ def certificate(*, command: list[str], domain: dict[str, Any], checked: int, fai
 def certificate_checksum(cert: dict[str, Any]) -> str:
     """sha256 of the certificate's content (without the checksum itself): catches hand edits."""
     body = {k: v for k, v in cert.items() if k != "checksum"}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=_jsonable).encode()).hexdigest()
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=jsonable).encode()).hexdigest()
 
 
 def write_json(path: str | None, payload: dict[str, Any]) -> None:
     if path is None:
         return
-    text = json.dumps(payload, indent=2, sort_keys=False, default=_jsonable)
+    text = json.dumps(payload, indent=2, sort_keys=False, default=jsonable)
     if path == "-":
         print(text)
     else:
@@ -253,7 +253,7 @@ def read_certificates(paths: list[str]) -> list[dict]:
     return certs
 
 
-def _jsonable(obj: Any) -> Any:
+def jsonable(obj: Any) -> Any:
     if isinstance(obj, np.integer):
         return int(obj)
     if isinstance(obj, np.floating):

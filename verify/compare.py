@@ -107,20 +107,20 @@ def table(n: int, samples: int, graphs: int, seed: int, weights: dict[str, str],
 def print_table(rows: list[dict], n: int) -> None:
     head = (f"{'task':<9}{'family':<12}{'depth':>6}{'width':>6}{'heads':>6}{'state':>12}{'KV cache':>28}"
             f"{'CoT max/mean':>16}  verdict")
-    print(f"n = {n}  (state: Lambda numbers / bits; KV cache: numbers per position / bits at the longest "
+    cli.say(f"n = {n}  (state: Lambda numbers / bits; KV cache: numbers per position / bits at the longest "
           f"sequence L; p = 2 ceil(log2(L+1)) + 1; heads: in all blocks)")
-    print("  RAG-RNN rows count the model's own memory only: the regex retriever reads the whole context,")
-    print("  as the paper's in-context RAG does, so that memory is not O(log n) either.")
-    print(head)
-    print("-" * len(head))
+    cli.say("  RAG-RNN rows count the model's own memory only: the regex retriever reads the whole context,")
+    cli.say("  as the paper's in-context RAG does, so that memory is not O(log n) either.")
+    cli.say(head)
+    cli.say("-" * len(head))
     for r in rows:
         if not r["built"]:
-            print(f"{r['task']:<9}{r['family']:<12}{'not built':>6}")
+            cli.say(f"{r['task']:<9}{r['family']:<12}{'not built':>6}")
             continue
         state = f"{r['state_numbers']} / {r['state_bits']:,}"
         kv = f"{r['kv_per_position']} / {r['kv_cache_bits']:,} (L={r['longest_sequence']})"
         cot = f"{r['cot_max']} / {r['cot_mean']:g}"
-        print(f"{r['task']:<9}{r['family']:<12}{r['depth']:>6}{r['width']:>6}{r['heads']:>6}{state:>12}{kv:>28}"
+        cli.say(f"{r['task']:<9}{r['family']:<12}{r['depth']:>6}{r['width']:>6}{r['heads']:>6}{state:>12}{kv:>28}"
               f"{cot:>16}  {r['verdict']} ({r['checked'] - r['failures']}/{r['checked']}, {r['domain']})")
 
 
@@ -160,15 +160,15 @@ def curves(ns, seed: int, trees: int = 5) -> dict:
 
 
 def print_curves(cv: dict) -> None:
-    print("IsTree CoT length on random trees (uniform labelled trees, max over 5 per n), "
+    cli.say("IsTree CoT length on random trees (uniform labelled trees, max over 5 per n), "
           "with ratios to n and n log2 n:")
     for family, lens in cv["cot"].items():
         cells = ", ".join(f"n={n}: {c} ({c / n:.1f} n, {c / (n * math.log2(n)):.2f} n log n)"
                           for n, c in zip(cv["n"], lens))
-        print(f"  {family}: {cells}")
+        cli.say(f"  {family}: {cells}")
     for family in FAMILIES.values():
         if family not in cv["cot"]:
-            print(f"  {family}: not built")
+            cli.say(f"  {family}: not built")
 
 
 def plot(cv: dict, path: str) -> list[str]:
@@ -218,10 +218,11 @@ def parse_args(argv):
 
 
 def _validate(a) -> dict[str, str]:
-    if not 4 <= a.n <= 64:
-        raise cli.UsageError(f"--n must lie in 4..64, got {a.n}")
-    if a.samples < 1 or a.graphs < 1:
-        raise cli.UsageError("--samples and --graphs must be positive")
+    cli.check_range("--n", a.n, 4, 64)
+    cli.check_range("--samples", a.samples, 1, 100_000)
+    cli.check_range("--graphs", a.graphs, 1, 10_000)
+    cli.check_output_path(a.json)
+    cli.check_output_path(a.plot, "--plot")
     weights = {}
     for item in a.weights:
         key, sep, path = item.partition("=")
@@ -231,6 +232,7 @@ def _validate(a) -> dict[str, str]:
                                  f"in {list(FAMILIES)}, got {item!r}")
         if registry.find(task, kind) is None:
             raise cli.UsageError(f"--weights {key}: that family has no construction for {task}")
+        model_io.load(path)  # a missing or malformed file is an error before any row runs
         weights[key] = path
     return weights
 
@@ -239,6 +241,7 @@ def _validate(a) -> dict[str, str]:
 def main(argv=None) -> int:
     a = parse_args(argv)
     weights = _validate(a)
+    cli.route_summary(a.json)
     started = time.time()
     command = ["python -m verify.compare"] + (sys.argv[1:] if argv is None else list(argv))
     rows = table(a.n, a.samples, a.graphs, a.seed, weights, not a.no_progress)
@@ -247,7 +250,7 @@ def main(argv=None) -> int:
     if a.plot:
         cv = curves(PLOT_NS, a.seed)
         print_curves(cv)
-        print("figure: " + ", ".join(plot(cv, a.plot)))
+        cli.say("figure: " + ", ".join(plot(cv, a.plot)))
         extra["curves"] = cv
     bad = [r for r in rows if r["built"] and r["failures"]]
     cert = cli.certificate(command=command, domain={"n": a.n, "samples": a.samples, "graphs": a.graphs,

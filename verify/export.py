@@ -267,7 +267,7 @@ def main(argv=None) -> int:
         sidecar["check"] = {**result.as_dict(), "tolerance": a.tol, "domain": domain.describe(),
                             "instances_compared": result.sequences, "passed": result.ok(a.tol)}
     with open(side, "w") as handle:
-        json.dump(sidecar, handle, indent=2, default=cli._jsonable)
+        json.dump(sidecar, handle, indent=2, default=cli.jsonable)
         handle.write("\n")
     ok = result is None or result.ok(a.tol)
     cert = cli.certificate(command=command, domain=(domain.describe() if a.check else {"instances": 0}),

@@ -67,11 +67,11 @@ def load(path: str):
         raise ValueError(f"{path}: format version {data.get('format_version')!r}, expected {FORMAT_VERSION}")
     try:
         if data["format"] == "torch":
-            from constructions.export.torch_models import _Arrays, to_torch
+            from constructions.export.torch_models import to_torch
             from constructions.runtime import io as model_io
 
             arrays = {k: v.numpy() for k, v in data["arrays"].items()}
-            return to_torch(model_io._from_header(json.loads(data["header"]), _Arrays(arrays), path))
+            return to_torch(model_io.from_arrays(json.loads(data["header"]), arrays, path))
         from constructions.export import tlens
 
         cfg = tlens.make_config(data["config"], data["residual_names"], json.loads(data["toolkit"]))

@@ -155,18 +155,7 @@ class _TorchLM(nn.Module):
     def to_runtime(self):
         """The runtime model with this module's current weights (for the checkers' ``--weights``)."""
         arrays = {name: p.detach().cpu().numpy() for name, p in self.named_arrays().items()}
-        return model_io._from_header(self.header, _Arrays(arrays), f"<torch {self.kind}>")
-
-
-class _Arrays:
-    """The read interface of an .npz (``files``, ``[name]``) over a dict, for the runtime's loader."""
-
-    def __init__(self, arrays: dict):
-        self._arrays = arrays
-        self.files = list(arrays)
-
-    def __getitem__(self, name):
-        return self._arrays[name]
+        return model_io.from_arrays(self.header, arrays, f"<torch {self.kind}>")
 
 
 def _block_arrays(block: TorchBlock, prefix: str) -> dict:

@@ -156,6 +156,25 @@ def load(path: str):
             raise ValueError(f"weights file {path}: malformed header ({exc})") from None
 
 
+class _Mapping:
+    """The read interface of an .npz (``files``, ``[name]``) over a dict of arrays."""
+
+    def __init__(self, arrays: dict):
+        self._arrays, self.files = arrays, list(arrays)
+
+    def __getitem__(self, name):
+        return self._arrays[name]
+
+
+def from_arrays(head: dict, arrays: dict, source: str = "<arrays>"):
+    """A model from a header (:func:`header`) and its named arrays, with every check :func:`load`
+    makes; ``source`` names the origin in error messages."""
+    try:
+        return _from_header(head, _Mapping(arrays), source)
+    except KeyError as exc:
+        raise ValueError(f"{source}: header lacks entry {exc}") from None
+
+
 def _from_header(head: dict, arrays, path: str):
     kind = head["kind"]
     if kind not in KINDS:

@@ -35,6 +35,7 @@ from verify.smt.gadgets import GADGETS, length_for
 from verify.smt.plot import collect, draw
 
 EXIT_TIMEOUT = 3
+MAX_N = 256  # gadget domains grow like n^2 positions; whole constructions are proved far below this
 DEFAULT_P = 53  # the margins are calibrated for float64 (53-bit) checks; see docs/smt.md
 CONSTRUCTIONS = ["index", "ar", "cgram", "istree"]
 DEFAULT_SIZES = [4, 8, 16, 32, 64, 128, 256]
@@ -101,21 +102,21 @@ def construction_row(name: str, n: int, timeout: float, model=None) -> dict:
 
 # -- output ----------------------------------------------------------------------------------------------
 def print_table(rows: list[dict]) -> None:
-    print(f"{'kind':<13}{'name':<15}{'lemma':<14}{'n':>4}  {'status':<15}{'time':>8}  {'obl':>4}  margin")
+    cli.say(f"{'kind':<13}{'name':<15}{'lemma':<14}{'n':>4}  {'status':<15}{'time':>8}  {'obl':>4}  margin")
     for r in rows:
         margin = ""
         if "beta_gap" in r:
             margin = (f"beta*gap={r['beta_gap']:g}; one-hot at p={r['one_hot_p']}: "
                       f"{'yes' if r['one_hot'] else 'NO'} (q <= {r['one_hot_q_max']})")
-        print(f"{r['kind']:<13}{r['name']:<15}{r['lemma']:<14}{r['n']:>4}  {r['status']:<15}"
+        cli.say(f"{r['kind']:<13}{r['name']:<15}{r['lemma']:<14}{r['n']:>4}  {r['status']:<15}"
               f"{r['seconds']:>7.2f}s  {r['obligations']:>4}  {margin}")
     for r in rows:
         if r["status"] == "counterexample":
-            print(f"\ncounterexample: {r['kind']} {r['name']} (n = {r['n']}), obligation {r['failed']!r}")
+            cli.say(f"\ncounterexample: {r['kind']} {r['name']} (n = {r['n']}), obligation {r['failed']!r}")
             if r["counterexample"]:
-                print("  input: " + ", ".join(f"{k} = {v}" for k, v in r["counterexample"].items()))
+                cli.say("  input: " + ", ".join(f"{k} = {v}" for k, v in r["counterexample"].items()))
         elif r["status"] == "timeout":
-            print(f"\ntimeout: {r['kind']} {r['name']} (n = {r['n']}) at obligation {r['failed']!r}")
+            cli.say(f"\ntimeout: {r['kind']} {r['name']} (n = {r['n']}) at obligation {r['failed']!r}")
 
 
 def parse_args(argv):
@@ -145,9 +146,10 @@ def _validate(a):
         raise cli.UsageError("give --gadget NAME|all, --construction NAME|all or --plot FILE")
     if (a.gadget or a.construction) and a.n is None:
         raise cli.UsageError("--n is required with --gadget / --construction")
-    if a.n is not None and a.n < 2:
-        raise cli.UsageError(f"--n must be at least 2, got {a.n}")
+    cli.check_range("--n", a.n, 2, MAX_N)
     check_p(a.p)
+    cli.check_output_path(a.json)
+    cli.check_output_path(a.plot, "--plot")
     if a.timeout <= 0:
         raise cli.UsageError("--timeout must be positive")
     if a.weights:
@@ -166,8 +168,8 @@ def _sizes(text: str) -> list[int]:
         sizes = [int(s) for s in text.split(",") if s]
     except ValueError:
         raise cli.UsageError(f"--sizes must be comma-separated integers, got {text!r}") from None
-    if not sizes or min(sizes) < 2:
-        raise cli.UsageError("--sizes needs sizes >= 2")
+    if not sizes or min(sizes) < 2 or max(sizes) > 4096:
+        raise cli.UsageError("--sizes needs sizes in 2..4096")
     return sizes
 
 
@@ -177,10 +179,11 @@ def main(argv=None) -> int:
     _validate(a)
     if a.list:
         for name, g in GADGETS.items():
-            print(f"gadget        {name:<15}{g.lemma:<9}{g.claim}")
+            cli.say(f"gadget        {name:<15}{g.lemma:<9}{g.claim}")
         for name in CONSTRUCTIONS:
-            print(f"construction  {name:<15}{CLAIMS[name]}")
+            cli.say(f"construction  {name:<15}{CLAIMS[name]}")
         return cli.EXIT_OK
+    cli.route_summary(a.json)
     started = time.time()
     command = ["python -m verify.smt"] + (sys.argv[1:] if argv is None else list(argv))
     rows: list[dict] = []
@@ -206,17 +209,17 @@ def main(argv=None) -> int:
     if a.plot:
         plot_data = collect(_sizes(a.sizes), a.measured)
         files = draw(plot_data, a.plot)
-        print("precision: construction, n, proved p (margin argument), measured p (checker)")
+        cli.say("precision: construction, n, proved p (margin argument), measured p (checker)")
         for row in plot_data:
-            print(f"  {row['construction']:<10}{row['n']:>5}  proved {row['proved_p'] or '-':>4}  "
+            cli.say(f"  {row['construction']:<10}{row['n']:>5}  proved {row['proved_p'] or '-':>4}  "
                   f"measured {row['measured_label']}")
-        print("wrote " + ", ".join(files))
+        cli.say("wrote " + ", ".join(files))
     if rows:
         print_table(rows)
     bad = [r for r in rows if r["status"] == "counterexample"]
     slow = [r for r in rows if r["status"] == "timeout"]
     if rows:
-        print(f"\n{len(rows) - len(bad) - len(slow)} proved, {len(bad)} counterexample, {len(slow)} timeout "
+        cli.say(f"\n{len(rows) - len(bad) - len(slow)} proved, {len(bad)} counterexample, {len(slow)} timeout "
               f"({time.time() - started:.1f} s)")
     cert = cli.certificate(command=command, domain={"n": a.n, "p": a.p, "gadget": a.gadget,
                                                     "construction": a.construction},
