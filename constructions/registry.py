@@ -41,7 +41,7 @@ from theory.tasks.index import IndexTask
 from theory.tasks.istree import IstreeTask
 from theory.tasks.turing import TuringTask
 
-FAMILIES = {"transformer": "Transformer", "rag": "RAG-RNN", "rag-unary": "RAG-RNN (unary regex)",
+FAMILIES = {"transformer": "Transformer", "rag": "RAG-RNN", "rag-unary": "RAG-unary",
             "hybrid": "hybrid"}
 # "rag-unary": Thm 5.2's Index and Counting for a vocabulary without quantifier tokens {k} (O(n) CoT);
 # "rag" uses them where a count is needed (O(1) CoT; theory/rag/quantifiers.py, docs/rag.md).
