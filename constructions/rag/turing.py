@@ -40,7 +40,7 @@ a non-state token whose index 0 is the start state.
 from __future__ import annotations
 
 from constructions.gadgets.rnn import running_sum
-from constructions.gadgets.gates import cancel_embedding, emit_number_gated, ge1, hat, table
+from constructions.gadgets.gates import cancel_embedding, emit_number_gated, hat, table
 from constructions.runtime.builder import FFNSpec, LinearUnitSpec
 from constructions.runtime.layout import Layout
 from constructions.runtime.rnn import LinearRNN, RNNBlock

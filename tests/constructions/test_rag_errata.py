@@ -112,3 +112,24 @@ def test_spec_safe_forms_fail_when_emitted_as_tokens():
     assert re.search(" ".join(rr.count_query(1)), text).group(1) == "4"
     # `((?:.*?(?:^| )v(?= |$)){t+1})` needs the number t+1 inside {}: as tokens it is literal text
     assert re.search(r"((?:.*?(?:^| )4(?= |$)){ 2 })", "<s> 4 1 4 4 1") is None
+
+
+def _horner(k: int) -> list[str]:
+    """Tokens of a verbose-mode regex that skips exactly k >= 1 tokens, from the fixed fragments
+    `(?:`, `){2}` and `\\S+\\s`: S(1) = \\S+\\s, S(2m) = (?: S(m) ){2}, S(2m+1) = S(2m) \\S+\\s."""
+    if k == 1:
+        return [r"\S+\s"]
+    return ["(?:", *_horner(k // 2), "){2}"] + ([r"\S+\s"] if k % 2 else [])
+
+
+def test_index_in_log_n_tokens_from_a_fixed_vocabulary():
+    """What the O(log n) variant needs: three fixed fragments and verbose mode give the i-th token with
+    O(log i) pattern tokens (binary, most significant bit outermost); no quantifier-token family."""
+    rng = np.random.default_rng(0)
+    n = 300
+    x = [int(v) for v in rng.integers(1, n + 1, n)]
+    text = " ".join(["<s>", *map(str, x), "7"])
+    for i in list(range(1, 40)) + [255, 256, 300]:
+        pattern = ["(?x)^", *_horner(i), r"(\S+)"]
+        assert re.search(" ".join(pattern), text).group(1) == str(x[i - 1])
+        assert len(pattern) <= 3 * i.bit_length() + 2
