@@ -41,7 +41,10 @@ from theory.tasks.index import IndexTask
 from theory.tasks.istree import IstreeTask
 from theory.tasks.turing import TuringTask
 
-FAMILIES = {"transformer": "Transformer", "rag": "RAG-RNN", "hybrid": "hybrid"}
+FAMILIES = {"transformer": "Transformer", "rag": "RAG-RNN", "rag-unary": "RAG-unary",
+            "hybrid": "hybrid"}
+# "rag-unary": Thm 5.2's Index and Counting for a vocabulary without quantifier tokens {k} (O(n) CoT);
+# "rag" uses them where a count is needed (O(1) CoT; theory/rag/quantifiers.py, docs/rag.md).
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,10 @@ def _rag_retrieval(task, prompt) -> list:
     return rag_retrieval_trace.retrieval_rag_trace(task.name, task.n, getattr(task, "c", None), prompt)
 
 
+def _rag_retrieval_unary(task, prompt) -> list:
+    return rag_retrieval_trace.retrieval_rag_trace(task.name, task.n, None, prompt, unary=True)
+
+
 CATALOGUE: list[Construction] = [
     # -- Transformers (Thms 4.6, 4.7) ------------------------------------------------------------
     Construction(IndexTask, "transformer", "Thm 4.6 (Index), App. C.4",
@@ -104,22 +111,30 @@ CATALOGUE: list[Construction] = [
                  lambda t, edges: istree_task.reference_trace(t.n, edges),
                  _fixed(tf_istree.CLAIM), "at most 2n (DFS tour, then YES/NO)", "python -m verify.istree --n N"),
     # -- RAG Linear RNNs (Thms 5.2-5.4) ----------------------------------------------------------
-    Construction(IndexTask, "rag", "Thm 5.2 (Index, RAG Linear RNN): unary regex",
+    Construction(IndexTask, "rag", "Thm 5.2 (Index, RAG Linear RNN): quantifier token {i}",
                  lambda t: rag_retrieval.build_rag_index(t.n), _rag_retrieval,
-                 _fixed({"depth": 2, "state_dim": 5, "width": 24, "ffn_width": 39}), "i + 5",
+                 _fixed({"depth": 1, "state_dim": 5, "width": 20, "ffn_width": 38}), "7 (O(1))",
                  "python -m verify.retrieval --task index --n N --model rag", retrieval=True),
-    Construction(ARTask, "rag", "Thm 5.2 (AR, RAG Linear RNN)",
+    Construction(IndexTask, "rag-unary", "Thm 5.2 (Index, RAG Linear RNN): unary regex, no quantifier tokens",
+                 lambda t: rag_retrieval.build_rag_index_unary(t.n), _rag_retrieval_unary,
+                 _fixed({"depth": 2, "state_dim": 5, "width": 20, "ffn_width": 35}), "i + 5 (O(n))",
+                 "python -m verify.retrieval --task index --n N --model rag-unary", retrieval=True),
+    Construction(ARTask, "rag", "Thm 5.2 (AR, RAG Linear RNN): backreference to the query",
                  lambda t: rag_retrieval.build_rag_ar(t.n), _rag_retrieval,
-                 _fixed({"depth": 1, "state_dim": 5, "width": 23, "ffn_width": 43}), "7",
+                 _fixed({"depth": 1, "state_dim": 2, "width": 14, "ffn_width": 26}), "5 (O(1))",
                  "python -m verify.retrieval --task ar --n N --model rag", retrieval=True),
-    Construction(CgramTask, "rag", "Thm 5.2 (c-gram, RAG Linear RNN)",
+    Construction(CgramTask, "rag", "Thm 5.2 (c-gram, RAG Linear RNN): backreference to the query",
                  lambda t: rag_retrieval.build_rag_cgram(t.n, t.c), _rag_retrieval,
-                 lambda t: {"depth": 1, "state_dim": t.c + 3, "width": 21 + t.c, "ffn_width": 43}, "c + 5",
+                 _fixed({"depth": 1, "state_dim": 2, "width": 14, "ffn_width": 26}), "5 (O(1))",
                  "python -m verify.retrieval --task cgram --n N --c 3 --model rag", retrieval=True),
-    Construction(CountingTask, "rag", "Thm 5.2 (Counting, RAG Linear RNN): backreference regex",
+    Construction(CountingTask, "rag", "Thm 5.2 (Counting, RAG Linear RNN): quantifier token {t+1}",
                  lambda t: rag_retrieval.build_rag_counting(t.n), _rag_retrieval,
-                 _fixed({"depth": 2, "state_dim": 7, "width": 28, "ffn_width": 46}), "t + 7",
+                 _fixed({"depth": 1, "state_dim": 6, "width": 23, "ffn_width": 43}), "8 (O(1))",
                  "python -m verify.retrieval --task counting --n N --model rag", retrieval=True),
+    Construction(CountingTask, "rag-unary", "Thm 5.2 (Counting, RAG Linear RNN): unary backreference regex",
+                 lambda t: rag_retrieval.build_rag_counting_unary(t.n), _rag_retrieval_unary,
+                 _fixed({"depth": 2, "state_dim": 7, "width": 24, "ffn_width": 42}), "t + 7 (O(n))",
+                 "python -m verify.retrieval --task counting --n N --model rag-unary", retrieval=True),
     Construction(IstreeTask, "rag", "Thm 5.3 (RAG Linear RNN, retrieval DFS with parent records)",
                  lambda t: rag_istree.build_rag_istree(t.n),
                  lambda t, edges: rag_istree_trace.istree_rag_trace(t.n, edges),
@@ -129,7 +144,8 @@ CATALOGUE: list[Construction] = [
                  lambda t: rag_turing.build_rag_turing(t.machine, t.max_len, **_tm_bounds(t)),
                  lambda t, word: rag_turing_trace.tm_rag_trace(t.machine, word, offset=t.bounds.offset,
                                                                max_steps=t.max_steps),
-                 _fixed({"depth": 4, "state_dim": 21, "ffn_width": 111}), "O(n^2) copy + 12 per step",
+                 _fixed({"depth": 4, "state_dim": 21, "ffn_width": 113}),
+                 "9 per input cell + 12 per step + 1 (O(n + T))",
                  "python -m verify.turing --machine M --max-len L --model rag", retrieval=True, sizes=(2, 4, 6)),
     # -- hybrids: Linear RNN + one attention layer (Thms 5.6-5.8) ---------------------------------
     Construction(IndexTask, "hybrid", "Thm 5.6 (Index): position by a running sum + one Match layer",

@@ -49,6 +49,8 @@ CONTEXT_SHOWN = 30      # reference tokens shown before a failing position
 
 POSITION_CONVENTION = ("1-based index, in prompt + chain of thought + answer, of the token the model "
                        "had to produce; <s> is position 1")
+STOP_RULE = ("enforced: decoding stops at the first arg-max in the task's answer set V_A (Sec 3, App. A.4), so "
+             "every reference was checked to end with a V_A token and to have none among the model's tokens before it")
 
 
 # -- reference sequences -----------------------------------------------------------------------------
@@ -90,7 +92,9 @@ def build_sequences(construction: Construction, task: Task, model, chunk: Chunk)
         ids = np.zeros((rows, width), dtype=np.int64)
         ids[:, : prompt.shape[1]] = prompt[:, :width]
         ids[np.arange(rows), plen] = answers
-        return Sequences(ids, plen + 1, plen - 1, None, problems)
+        seqs = Sequences(ids, plen + 1, plen - 1, None, problems)
+        stop_rule_problems(seqs, task.answer_set_ids(vocab), vocab)
+        return seqs
     cots = []
     for r in range(rows):
         ref = construction.reference(task, task.instance(chunk, r))
@@ -117,7 +121,33 @@ def build_sequences(construction: Construction, task: Task, model, chunk: Chunk)
             supplied[r, : lengths[r]] = sup
             if found and problems[r] is None:
                 problems[r] = "the retriever disagrees with the reference: " + found[0]
-    return Sequences(ids, lengths, plen - 1, supplied, problems)
+    seqs = Sequences(ids, lengths, plen - 1, supplied, problems)
+    stop_rule_problems(seqs, task.answer_set_ids(vocab), vocab)
+    return seqs
+
+
+def stop_rule_problems(seqs: Sequences, stop_ids: np.ndarray, vocab) -> None:
+    """The paper's stop rule (Sec 3, App. A.4): greedy decoding stops at the first arg-max in the
+    answer set V_A. So a reference is unsound if one of the tokens the model writes (from the first
+    token after the prompt on, retriever-supplied tokens excepted) lies in V_A before the last token,
+    or if the last token is not in V_A; the problem names the token and its position (1-based, as
+    in :data:`POSITION_CONVENTION`)."""
+    k = np.arange(seqs.ids.shape[1])[None, :]
+    in_va = np.isin(seqs.ids, stop_ids)
+    early = in_va & (k > seqs.starts[:, None]) & (k < seqs.lengths[:, None] - 1)
+    if seqs.supplied is not None:
+        early &= ~seqs.supplied
+    last = seqs.ids[np.arange(len(seqs)), seqs.lengths - 1]
+    for r in np.flatnonzero(early.any(axis=1) | ~np.isin(last, stop_ids)):
+        if seqs.problems[r] is not None:
+            continue
+        if early[r].any():
+            at = int(early[r].argmax())
+            seqs.problems[r] = (f"stop rule: the model writes {vocab.token(seqs.ids[r, at])}, a token of the "
+                                f"answer set, at position {at + 1}, before the answer; decoding would stop there")
+        else:
+            seqs.problems[r] = (f"stop rule: the last token {vocab.token(last[r])} is not in the answer set, "
+                                f"so decoding would not stop at it")
 
 
 # -- teacher forcing ----------------------------------------------------------------------------------
@@ -450,7 +480,7 @@ def result_fields(res: ChunkResult) -> dict:
             "cot_length": {"max": res.cot_max, "total": res.cot_total,
                            "mean": round(res.cot_total / res.checked, 3) if res.checked else None},
             "tokens_checked": res.tokens, "longest_sequence": res.longest,
-            "position_convention": POSITION_CONVENTION}
+            "position_convention": POSITION_CONVENTION, "stop_rule": STOP_RULE}
 
 
 def arithmetic(mode: Mode) -> str:

@@ -1,8 +1,9 @@
 """Thm 5.4: a Linear RNN with in-context regex RAG that simulates a user-given Turing machine.
 
 The generated sequence is :func:`theory.rag.turing.tm_rag_trace` (phase 1: copy the input into
-records ``c_i, x_i, c_i`` with unary Index queries; phase 2: per step a newest-record lookup of the
-head cell, then the record ``p, w, p, q', m``; finally YES/NO). The tape lives in the context; the
+records ``c_i, x_i, c_i`` with the O(1)-token Index query ``(?x)^(?:\\S+\\s) {i} (\\S+)`` of Thm 5.2, 9
+tokens per cell; phase 2: per step a newest-record lookup of the head cell, then the record
+``p, w, p, q', m``; finally YES/NO). The tape lives in the context; the
 state holds O(1) numbers (docs/rag.md):
 
 ====================  =======================================================================
@@ -19,15 +20,17 @@ so Lambda = 21 numbers whatever the machine and n. The largest of them is c_ss <
 moves/pointers <= T + n, i.e. O(A log n) bits per number for T in TIME(n^A).
 
 Where am I in the template? Positions are part of every model's input (the ``pos`` coordinate),
-and every template has a fixed length, so the offset from the last ``<StartSearch>`` is a
-polynomial in (pos, c_ss, n): phase-1 block i has i + 7 tokens and its ``<StartSearch>`` sits at
-``n + 2 + (i-1) i / 2 + 7 (i - 1)``; phase-2 blocks have 12 tokens starting at
-``P0 = n + 2 + n (n+1) / 2 + 7 n``. Block 2 builds c_ss^2 and n^2 (ReGLU squares), block 3 turns
-the offsets into exact 0/1 template flags, block 4 emits.
+and every template has a fixed length, so the offset from the last ``<StartSearch>`` is an integer
+affine function of (pos, c_ss, n): phase-1 block i has 9 tokens and its ``<StartSearch>`` sits at
+``n + 2 + 9 (i - 1)``; phase-2 blocks have 12 tokens starting at ``P0 = 10 n + 2``. Block 2 finds the
+phase, block 3 turns the offsets into exact 0/1 template flags, block 4 emits. (With the unary Index
+query of a vocabulary without quantifier tokens, phase-1 block i had i + 7 tokens and the offsets
+were quadratic in c_ss and n; docs/rag.md compares the lengths.)
 
 Emission (block 4) cancels the current token's embedding and writes the next token's logits:
 a special token gets logit 1 (all others 0), a number v gets ``num = 2 v, num_sq = 2`` (margin 1,
-:func:`theory.tokens.number_logit_target`). delta is three Lemma C.4 lookup tables keyed by
+:func:`theory.tokens.number_logit_target`), the quantifier ``{i}`` gets ``qnt = 2 i, qnt_sq = 2``
+(margin 1, :mod:`theory.rag.quantifiers`). delta is three Lemma C.4 lookup tables keyed by
 ``kappa = G * state + symbol`` (G = tape alphabet size): the write at offset 7 (state 9 tokens
 back, read symbol 1 back), the new state at offset 9 (11 and 3 back), the move at offset 10 (12 and
 4 back). The state 9/11/12 tokens back is the previous record's state token, or, at the first step,
@@ -36,15 +39,14 @@ a non-state token whose index 0 is the start state.
 
 from __future__ import annotations
 
-from constructions.gadgets.ffn import multiply_nonneg
 from constructions.gadgets.rnn import running_sum
-from constructions.gadgets.gates import cancel_embedding, emit_number_gated, ge1, hat, table
+from constructions.gadgets.gates import cancel_embedding, emit_number_gated, hat, table
 from constructions.runtime.builder import FFNSpec, LinearUnitSpec
 from constructions.runtime.layout import Layout
 from constructions.runtime.rnn import LinearRNN, RNNBlock
 from theory.rag import turing as rt
 from theory.tasks.turing import tm_domain
-from theory.tokens import END_SEARCH, FAILED, NO, START_SEARCH, Vocab, YES, tok
+from theory.tokens import END_SEARCH, FAILED, NO, START_SEARCH, YES, tok
 from theory.turing import DEFAULT_MAX_STEPS, MOVES, Machine, load_machine, move_token, state_token, symbol_token
 
 ST_LAGS, SY_LAGS = 13, 5
@@ -63,9 +65,9 @@ def symbol_index(machine: Machine) -> dict[str, int]:
 
 def scratch_names() -> list[str]:
     regs = [f"st{k}" for k in range(ST_LAGS)] + [f"sy{k}" for k in range(SY_LAGS)]
-    flags = (["f1_open", "f1_skip", "f1_capture", "f1_end", "f1_cell", "f1_copy", "f1_search", "f2_ptr"]
+    flags = (["f1_open", "f1_quant", "f1_capture", "f1_end", "f1_cell", "f1_copy", "f1_search", "f2_ptr"]
              + [f"f2_{k}" for k in P2_FLAGS])
-    return ["c_ss", "moves", *regs, "inp", "n_in", "c_sq", "n_sq", "ph2", *flags]
+    return ["c_ss", "moves", *regs, "inp", "n_in", "ph2", *flags]
 
 
 def build_rag_turing(machine: Machine | str, n_max: int, *, offset: int | None = None,
@@ -76,7 +78,7 @@ def build_rag_turing(machine: Machine | str, n_max: int, *, offset: int | None =
     Claimed size: depth 4 (blocks: registers/counters, input count, template flags, emission);
     state Lambda = 21 numbers for every machine and n (:data:`ST_LAGS` + :data:`SY_LAGS` + 3);
     FFN width O(|states| * |tape alphabet|) (three delta tables, one unit per key) plus O(|tape
-    alphabet|); CoT length sum_{i<=n}(i + 7) + 12 T + 1 (unary Index queries make phase 1 O(n^2)).
+    alphabet|); CoT length 9 n + 12 T + 1 (phase 1 is O(n) with the quantifier tokens {1}..{n_max}).
     Number tokens: ``n_vocab`` must cover every cell token ``cell + offset`` of the domain; by
     default both are computed by running the machine on every input of length <= n_max
     (:func:`theory.tasks.turing.tm_domain`).
@@ -90,7 +92,7 @@ def build_rag_turing(machine: Machine | str, n_max: int, *, offset: int | None =
         dom = tm_domain(machine, words, n_max, max_steps=max_steps)
         offset = dom.offset if offset is None else offset
         n_vocab = dom.n_vocab if n_vocab is None else n_vocab
-    vocab = Vocab(max(int(n_vocab), n_max + offset, 1), rt.tm_vocabulary_extra(machine))
+    vocab = rt.tm_vocabulary(machine, max(int(n_vocab), n_max + offset, 1), n_max)
     lay = Layout.for_vocab(vocab, scratch_names())
     sidx, yidx = state_index(machine), symbol_index(machine)
     G, B = len(yidx), len(sidx)
@@ -119,35 +121,27 @@ def build_rag_turing(machine: Machine | str, n_max: int, *, offset: int | None =
     is_sym = {tok(symbol_token(s)): 1.0 for s in yidx}
     f1.unit("input symbol", {"c_ss": -1.0, "bias": 1.0}, is_sym, {"inp": 1.0})
 
-    # -- block 2: n, squares, phase ---------------------------------------------------------------
+    # -- block 2: n, phase -----------------------------------------------------------------------
     u2 = LinearUnitSpec(lay, "input length")
     running_sum(u2, "inp", "n_in")
     f2 = FFNSpec(lay)
-    multiply_nonneg(f2, "c_ss^2", {"c_ss": 1.0}, {"c_ss": 1.0}, "c_sq")
-    multiply_nonneg(f2, "n^2", {"n_in": 1.0}, {"n_in": 1.0}, "n_sq")
     # ph2 = 1[c_ss > n] = R(c_ss - n) - R(c_ss - n - 1) (integers): phase 2 from its first <StartSearch>.
     f2.unit("ph2:a", {"c_ss": 1.0, "n_in": -1.0}, {"bias": 1.0}, {"ph2": 1.0})
     f2.unit("ph2:b", {"c_ss": 1.0, "n_in": -1.0, "bias": -1.0}, {"bias": 1.0}, {"ph2": -1.0})
 
     # -- block 3: template flags --------------------------------------------------------------------
-    # o1 = pos - (position of the current phase-1 <StartSearch>) = pos - n - c^2/2 - 6.5 c + 5,
-    # u1 = o1 - c (offset from the capture token). In the prompt (c = 0, pos = n_so_far + 1) o1 = 6,
-    # u1 = 6, which is the "emit <StartSearch>" offset: every prompt position proposes to start.
-    # o2 = pos - P0 - 12 (c - n - 1) = pos - n^2/2 + 3.5 n - 12 c + 10, in 0..11 during phase 2.
+    # o1 = pos - (position of the current phase-1 <StartSearch>) = pos - n - 9 c + 7, in 0..8 during
+    # phase 1. In the prompt (c = 0, n = n_so_far = pos - 1) o1 = 8, the "emit <StartSearch>" offset:
+    # every prompt position proposes to start.
+    # o2 = pos - P0 - 12 (c - n - 1) = pos + 2 n - 12 c + 10, in 0..11 during phase 2.
     # All are integers; each flag multiplies an exact indicator by ph1 = 1 - ph2 or by ph2.
-    o1 = {"pos": 1.0, "n_in": -1.0, "c_sq": -0.5, "c_ss": -6.5, "bias": 5.0}
-    u1f = {**o1, "c_ss": -7.5}
-    o2 = {"pos": 1.0, "n_sq": -0.5, "n_in": 3.5, "c_ss": -12.0, "bias": 10.0}
+    o1 = {"pos": 1.0, "n_in": -1.0, "c_ss": -9.0, "bias": 7.0}
+    o2 = {"pos": 1.0, "n_in": 2.0, "c_ss": -12.0, "bias": 10.0}
     ph1, ph2 = {"ph2": -1.0, "bias": 1.0}, {"ph2": 1.0}
     f3 = FFNSpec(lay)
-    hat(f3, "o1=0", o1, ph1, {"f1_open": 1.0})
-    # 1 <= o1 and u1 <= -1  <=>  1[o1 >= 1] - 1[u1 >= 0]  (u1 <= o1; u1 = 0 = o1 only at c = 0, not a
-    # phase-1 offset since there o1 = 6)
-    ge1(f3, "o1>=1", o1, ph1, {"f1_skip": 1.0})
-    ge1(f3, "u1>=0", {**u1f, "bias": u1f["bias"] + 1.0}, ph1, {"f1_skip": -1.0})
-    for k, name in ((0, "f1_capture"), (1, "f1_end"), (3, "f1_cell"), (4, "f1_copy"), (5, "f1_cell"),
-                    (6, "f1_search")):
-        hat(f3, f"u1={k}", {**u1f, "bias": u1f["bias"] - k}, ph1, {name: 1.0})
+    for k, name in ((0, "f1_open"), (1, "f1_quant"), (2, "f1_capture"), (3, "f1_end"), (5, "f1_cell"),
+                    (6, "f1_copy"), (7, "f1_cell"), (8, "f1_search")):
+        hat(f3, f"o1={k}", {**o1, "bias": o1["bias"] - k}, ph1, {name: 1.0})
     for k in P2_FLAGS:
         hat(f3, f"o2={k}", {**o2, "bias": o2["bias"] - k}, ph2, {f"f2_{k}": 1.0})
     for k in (1, 3, 6, 8):
@@ -159,13 +153,16 @@ def build_rag_turing(machine: Machine | str, n_max: int, *, offset: int | None =
     # v the peak (logit v^2 against 0 for specials and v^2 - 1 for v +- 1): margin 1 everywhere.
     f4 = FFNSpec(lay)
     cancel_embedding(f4, vocab.coordinates)
-    for flag, target in (("f1_open", rt.IDX_OPEN), ("f1_skip", rt.IDX_SKIP), ("f1_capture", rt.IDX_CAPTURE),
+    for flag, target in (("f1_open", rt.IDXQ_OPEN), ("f1_capture", rt.IDX_CAPTURE),
                          ("f1_end", END_SEARCH), ("f1_search", START_SEARCH), ("f2_0", rt.LOOKUP_OPEN),
                          ("f2_2", rt.LOOKUP_CAPTURE), ("f2_4", END_SEARCH), ("f2_11", START_SEARCH)):
         f4.linear(f"{flag}->{target}", {flag: 1.0}, {tok(target): 1.0})
+    # phase 1, offset 1: the quantifier {i}, i = c_ss (qnt = 2 i, qnt_sq = 2 where f1_quant = 1)
+    f4.unit("quantifier {i}:qnt", {"f1_quant": 1.0}, {"c_ss": 2.0}, {"qnt": 1.0})
+    f4.unit("quantifier {i}:qsq", {"f1_quant": 1.0}, {"bias": 2.0}, {"qnt_sq": 1.0})
     emit_number_gated(f4, "cell c_i", {"c_ss": 1.0, "bias": float(offset)}, {"f1_cell": 1.0})
     emit_number_gated(f4, "pointer", {"moves": 1.0, "bias": 1.0 + offset}, {"f2_ptr": 1.0})
-    for s, i in yidx.items():  # phase 1, offset i+4: repeat the retrieved symbol (1 token back)
+    for s, i in yidx.items():  # phase 1, offset 6: repeat the retrieved symbol (1 token back)
         hat(f4, f"copy {s}", {"sy1": 1.0, "bias": -float(i)}, {"f1_copy": 1.0}, {tok(symbol_token(s)): 1.0})
     # At offset 11 (the move token) the previous token is the new state: halt with YES/NO instead of
     # starting the next search.

@@ -70,3 +70,35 @@ def test_all_inputs_length_3_every_library_machine():
         for word in itertools.product(machine.alphabet, repeat=2):
             out, reference, _ = _greedy(model, machine, word)
             assert out == reference, (name, word)
+
+
+def test_corrupted_quantifier_weight_is_caught(tmp_path, capsys):
+    """Silence the unit that writes the phase-1 quantifier {i}: every non-empty input fails there."""
+    import numpy as np
+
+    from constructions.runtime import io as model_io
+    from verify import turing as vt
+
+    model = build_rag_turing(load_machine("parity"), 3)
+    path, bad = tmp_path / "w.npz", tmp_path / "bad.npz"
+    model_io.save(model, str(path))
+    arrays = dict(np.load(path, allow_pickle=False))
+    units = model.blocks[3].ffn.units
+    for j, unit in enumerate(units):
+        if unit.startswith("quantifier {i}"):
+            arrays["rnn.block3.ffn.W_3"][:, j] = 0.0
+    np.savez(bad, **arrays)
+    args = ["--machine", "parity", "--max-len", "3", "--model", "rag", "--no-progress"]
+    assert vt.main(args + ["--weights", str(path)]) == 0
+    capsys.readouterr()
+    assert vt.main(args + ["--weights", str(bad)]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED: 14 of 15" in out and "smallest counterexample: input 0 (length 1)" in out
+    assert "expected {1}" in out
+
+
+def test_phase1_is_nine_tokens_per_cell():
+    machine = load_machine("palindrome")
+    for word in ("", "a", "abba", "abbaabba"):
+        reference = rt.tm_rag_trace(machine, word)
+        assert reference.index(rt.LOOKUP_OPEN) - 1 == rt.phase1_length(len(word)) == 9 * len(word)

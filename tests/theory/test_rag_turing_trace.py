@@ -9,16 +9,16 @@ from hypothesis import strategies as st
 
 from constructions.runtime.retrieve import Retriever
 from theory.rag import turing as rt
-from theory.rag.retrieval import IDX_CAPTURE, IDX_OPEN, IDX_SKIP
+from theory.rag.retrieval import IDX_CAPTURE, IDXQ_OPEN
 from theory.tasks.turing import tm_prompt
-from theory.tokens import END_SEARCH, FAILED, START_SEARCH, Vocab
+from theory.tokens import END_SEARCH, FAILED, NO, START_SEARCH, YES
 from theory.turing import configurations, list_machines, load_machine, symbol_token
 
 
 def _check(machine, word, offset):
     prompt = tm_prompt(machine, word)
     seq = prompt + rt.tm_rag_trace(machine, word, offset=offset)
-    vocab = Vocab(64, rt.tm_vocabulary_extra(machine))
+    vocab = rt.tm_vocabulary(machine, 64, max(len(word), 1))
     retriever = Retriever(vocab)
     ids = list(vocab.ids(seq))
     ends = [k for k, t in enumerate(seq) if t == END_SEARCH]
@@ -36,6 +36,8 @@ def _check(machine, word, offset):
             assert found == [symbol_token(truth)] or (found == [FAILED] and truth == machine.blank)
     assert seq.count(START_SEARCH) == len(ends)
     assert len(seq) - len(prompt) == rt.phase1_length(n) + rt.PHASE2_BLOCK * (len(confs) - 1) + 1
+    # the stop rule: YES/NO (the answer set of a machine) only at the end
+    assert YES not in seq[:-1] and NO not in seq[:-1] and seq[-1] in (YES, NO)
 
 
 def test_library_machines_short_inputs():
@@ -54,6 +56,11 @@ def test_random_longer_inputs(name, data):
     _check(machine, word, offset=12)
 
 
-def test_index_query_is_unary():
-    assert rt.index_query(1) == [IDX_OPEN, IDX_CAPTURE]
-    assert rt.index_query(3) == [IDX_OPEN, IDX_SKIP, IDX_SKIP, IDX_CAPTURE]
+def test_phase1_reads_cell_i_with_three_pattern_tokens():
+    assert rt.index_query(1) == [IDXQ_OPEN, "{1}", IDX_CAPTURE]
+    assert rt.index_query(12) == [IDXQ_OPEN, "{12}", IDX_CAPTURE]
+    machine = load_machine("palindrome")
+    word = "abbaab"
+    seq = rt.tm_rag_trace(machine, word)
+    assert seq.count("{6}") == 1 and rt.phase1_length(6) == 9 * 6 < rt.phase1_length_unary(6) == 63
+    assert seq[:9] == [START_SEARCH, IDXQ_OPEN, "{1}", IDX_CAPTURE, END_SEARCH, "sym:a", "1", "sym:a", "1"]
