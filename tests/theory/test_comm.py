@@ -5,7 +5,7 @@ from itertools import combinations, permutations, product
 import networkx as nx
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from theory import bounds as B
 from theory import comm as C

@@ -9,7 +9,7 @@ from hypothesis import given, strategies as st
 from theory import bounds as B
 from theory import hard_families as H
 from theory.comm import edge_list
-from theory.tokens import NO, YES
+from theory.tokens import YES
 
 
 @pytest.mark.parametrize("family,n,sigma,c", [

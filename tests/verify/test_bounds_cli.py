@@ -13,7 +13,7 @@ from constructions import registry
 from theory import bounds as B
 from theory.tasks.base import Domain, ListPart
 from theory.tasks.cgram import CgramTask
-from theory.tasks.istree import IstreeTask, sample_graph
+from theory.tasks.istree import sample_graph
 from verify import bounds as V
 from verify import compare, core
 
