@@ -35,7 +35,7 @@ from theory.tasks.istree import sample_graph
 from verify import core, plots
 from verify.bounds import DEFAULT_P, bound_row
 from verify.cli import ArgumentParser, EXIT_OK, UsageError, main_guard, progress
-from verify.plots import (MARKERS, PALETTE, TITLES, both_widths, grid, legend_proxy, log2_axes, panel_labels,
+from verify.plots import (MARKERS, PALETTE, TITLES, both_widths, grid, log2_axes, panel_labels,
                           series, write_csv, write_tex)
 from verify.smt.precision import certificate as precision_certificate
 
@@ -138,12 +138,17 @@ def fig_families(out: str, quick: bool = False, show: bool = False) -> list[str]
             series(ax, sizes, pick("istree", kind, "cot_max"), B.MEASURED, colour[kind], MARKERS[i],
                    registry.FAMILIES[kind])
         xs = np.array(sizes, dtype=float)
-        series(ax, xs, 2 * xs, "reference", "#777777", "", "2n (a full DFS tour)")
-        series(ax, xs, xs * np.log2(xs), "reference", "#333333", "", "n log2 n")
+        first = ax.legend(fontsize=5, loc="upper left")
+        refs = series(ax, xs, 2 * xs, "reference", "#999999", "", "2n")
+        for kind, shape, text in (("rag", xs, "∝ n"), ("hybrid", xs * np.log2(xs), "∝ n log2 n")):
+            last = pick("istree", kind, "cot_max")[-1]
+            if last:   # a reference through the family's last point, for the slope only
+                refs += series(ax, xs, shape * last / shape[-1], "reference", colour[kind], "", text)
+        ax.add_artist(first)
+        ax.legend(handles=refs, fontsize=5, loc="lower right", title="references", title_fontsize=5)
         ax.set_xlabel("vertices n")
         ax.set_ylabel("CoT tokens (max over 8 trees)")
         ax.set_title("IsTree chain of thought")
-        ax.legend(fontsize=5.5, loc="upper left")
         # equal values nest instead of hiding each other: Transformer largest, hybrid smallest marker
         size_of = {kind: ms for kind, ms in zip(kinds, (6.5, 5, 3.5))}
         for ax, task in ((axes[1], "istree"), (axes[2], "index")):
@@ -156,9 +161,10 @@ def fig_families(out: str, quick: bool = False, show: bool = False) -> list[str]
             ax.set_xlabel("n" if task == "index" else "vertices n")
             ax.set_ylabel("numbers held (each p bits)")
             ax.set_title(f"{TITLES[task]}: memory")
+            ax.set_ylim(top=ax.get_ylim()[1] * 2 ** 4)   # room for the legend above the points
             ax.legend(fontsize=5, loc="upper left")
-        axes[1].text(0.97, 0.42, "RAG-RNN: the retriever's reads\nof the context are not counted",
-                     transform=axes[1].transAxes, ha="right", va="center", fontsize=5.5)
+        axes[1].text(0.5, 0.2, "RAG-RNN: the retriever's reads\nof the context are not counted",
+                     transform=axes[1].transAxes, ha="center", va="center", fontsize=5)
         panel_labels(axes)
         fig.tight_layout()
         return fig
@@ -261,11 +267,11 @@ def fig_crossover(out: str, quick: bool = False) -> list[str]:
             info = cross[task]
             if info["crossover_n"]:
                 ax.axvline(info["crossover_n"], color=PALETTE[2], ls=":", lw=1)
-                ax.text(info["crossover_n"] * 0.8, 0.06, f"n = {info['crossover_n']:,}", color=PALETTE[2],
-                        transform=ax.get_xaxis_transform(), ha="right", fontsize=6)
+                ax.text(info["crossover_n"] * 0.8, 0.55, f"n = {info['crossover_n']:,}", color=PALETTE[2],
+                        transform=ax.get_xaxis_transform(), ha="right", va="center", fontsize=6)
             if info["proved_p_up_to"] is None:
-                ax.text(0.97, 0.05, "no proved p(n):\nTransformer bits not drawn", transform=ax.transAxes,
-                        ha="right", va="bottom", fontsize=5.5)
+                ax.text(0.03, 0.97, "no proved p(n):\nTransformer bits\nnot drawn", transform=ax.transAxes,
+                        ha="left", va="top", fontsize=5.5)
             elif info["proved_p_up_to"] < xs[-1]:
                 ax.text(0.97, 0.05, f"p(n) proved up to\nn = {info['proved_p_up_to']:,}", transform=ax.transAxes,
                         ha="right", va="bottom", fontsize=5.5)
@@ -279,14 +285,16 @@ def fig_crossover(out: str, quick: bool = False) -> list[str]:
             series(ax, [r["n"] for r in mine], [r["rnn_bits"] / r["weights_bits"] for r in mine], B.MEASURED,
                    PALETTE[k], MARKERS[k], TITLES[task])
         ax.axhline(1, color=PALETTE[7], lw=0.8, ls=plots.STATUS_LINE["reference"])
+        ax.set_ylim(top=2 ** 6)
         ax.set_title("RNN bound / Transformer weights")
         ax.set_xlabel("n")
         ax.set_ylabel("ratio")
-        ax.legend(fontsize=5, loc="lower right")
+        ax.legend(fontsize=5, loc="upper left")
         handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=6, bbox_to_anchor=(0.5, -0.01))
+        fig.legend(handles, labels, loc="lower center", ncol=3 if tag == "2col" else 1, fontsize=6,
+                   bbox_to_anchor=(0.5, -0.01))
         panel_labels(axes)
-        fig.tight_layout(rect=(0, 0.05 if tag == "2col" else 0.035, 1, 1))
+        fig.tight_layout(rect=(0, 0.05 if tag == "2col" else 0.07, 1, 1))
         return fig
 
     files = both_widths(draw, out, "crossover", quick)
@@ -347,6 +355,7 @@ def main(argv: list[str] | None = None) -> int:
     check_out_dir(args.out)
     os.makedirs(args.out, exist_ok=True)
     bar = progress(len(names), "figures", disable=args.no_progress)
+    bar.unit = "figure"
     written = []
     for name in names:
         started = time.time()

@@ -25,6 +25,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from theory import bounds as B  # noqa: E402
 from theory import comm  # noqa: E402
@@ -291,7 +292,7 @@ def fig_state_numbers(out: str, quick: bool = False) -> list[str]:
                 series(ax, ns, per_n[t, pp], B.PROVED, colour, MARKERS[k], f"{TITLES[t]}, p = {pp}")
         log2_axes(ax)
         ax.set_xlabel("n")
-        ax.set_ylabel("Λ_min (numbers of R_p)")
+        ax.set_ylabel(r"$\Lambda_{\min}$ (numbers of $R_p$)")
         ax.set_title("State numbers an exact RNN needs")
         ax.legend(fontsize=5.5, ncol=1, loc="upper left")
         ax = axes[1]
@@ -299,8 +300,8 @@ def fig_state_numbers(out: str, quick: bool = False) -> list[str]:
             series(ax, ps, per_p[t], B.PROVED, PALETTE[k], MARKERS[k], TITLES[t].replace(" (Prop 5.1)", ""),
                    drawstyle="steps-post", markevery=(k * 2, 12), lw=1.6 - 0.15 * k)
         ax.set_yscale("log", base=2)
-        ax.set_xlabel("p (odd; |R_p| = 2^p − 1 values)")
-        ax.set_ylabel("Λ_min at n = 1024")
+        ax.set_xlabel(r"p (odd; $|R_p| = 2^p - 1$ values)")
+        ax.set_ylabel(r"$\Lambda_{\min}$ at n = 1024")
         ax.set_title("… and its dependence on p")
         ax.legend(fontsize=5.5, loc="upper right")
         panel_labels(axes)
@@ -339,10 +340,9 @@ def fig_exact(out: str, quick: bool = False) -> list[str]:
             top = max(range(m), key=lambda jj: closed[jj])
             ax.text(top + 0.25, closed[top] * 1.3, f"n = {m}", color=PALETTE[k], fontsize=6, ha="left",
                     va="bottom")
-        legend_proxy(ax, B.PROVED, "S(n, j+1) + [n−1−j ≥ 3]  [proved for j ≠ 1;\n"
-                     "n = 4, j = 1 needs 5 states, not 7]")
+        legend_proxy(ax, B.PROVED, "S(n, j+1) + [a ≥ 3] [proved, j ≠ 1]")
         legend_proxy(ax, B.EXACT, "brute force [exact]")
-        ax.set_xlabel("j = edges Bob holds (Alice: n − 1 − j)")
+        ax.set_xlabel("j = edges Bob holds (Alice: a = n − 1 − j)")
         ax.set_ylabel("states needed at the split")
         ax.set_title("IsTree, every split")
         ax.set_ylim(0.7, 2 ** 13)
@@ -352,12 +352,12 @@ def fig_exact(out: str, quick: bool = False) -> list[str]:
         for k, ((t, s), counts) in enumerate(whole.items()):
             closed = B.index_rows_split if t == "index" else B.counting_rows_split
             series(ax, xs, [closed(i, s) for i in xs], B.PROVED, PALETTE[k], MARKERS[k],
-                   f"{TITLES[t]}, σ = {s}: " + ("σ^i" if t == "index" else "C(i+σ−1, σ−1)"))
+                   f"{TITLES[t]}, σ = {s}: " + (r"$\sigma^i$" if t == "index" else "C(i+σ−1, σ−1)"))
             series(ax, xs, counts, B.EXACT, PALETTE[k], MARKERS[k], "_nolegend_")
         ax.set_yscale("log", base=2)
         ax.set_xlabel(f"i = tokens Alice holds (n = {dom_n})")
         ax.set_ylabel("states needed at the split")
-        ax.set_title("Whole domains [σ]^n")
+        ax.set_title(r"Whole domains $[\sigma]^n$")
         ax.legend(fontsize=5, loc="upper left")
         ax = axes[2]
         for k, ((s, m), counts) in enumerate(ar.items()):
@@ -368,6 +368,8 @@ def fig_exact(out: str, quick: bool = False) -> list[str]:
         ax.set_ylabel("states needed at the split")
         ax.set_title("AR, whole domain (no closed form)")
         ax.legend(fontsize=5.5, loc="lower right")
+        for ax in axes:
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         panel_labels(axes)
         fig.tight_layout()
         return fig
