@@ -1,33 +1,36 @@
-"""Closed-form memory lower bounds for streaming models (RNNs, with or without CoT), spec §3.2–§3.5.
+"""Memory lower bounds for streaming models (any RNN, with or without CoT): Lemma C.24, Thms 4.6
+and 4.7, Prop 5.1, and the bounds of ``docs/bounds.md`` that go beyond the paper.
 
-Every bound is a count R of communication-matrix rows that a state at one split of the input must
-tell apart (Lemma C.24 style). A deterministic p-bit RNN with Λ numbers of state has at most 2^{Λp}
-states, so it needs
+Every bound is a count R of prefixes that a state at one split of the input must tell apart: a
+deterministic RNN cut after Alice's prefix is a one-way protocol (Lemma C.24 and the proof of
+Thm 4.6), so prefixes that get different answers on a common suffix need different states.
 
-    M = Λ·p ≥ N := ⌈log2 R⌉  bits,      Λ_min = ⌈N / p⌉ .
+Conventions, stated once for the whole toolkit:
 
-Proven here (the proof is in the docstring of each function, checked by ``tests/theory``):
+* **A state number is an element of R_p** (App. A.2): p is odd and R_p has ``2^p - 1`` values (a
+  sign bit and p - 1 magnitude bits; +0 and -0 coincide). Λ numbers take at most ``(2^p - 1)^Λ``
+  values, so ``Λ_min(R, p) = min {Λ : (2^p - 1)^Λ >= R}`` (:func:`lambda_min`). The memory in bits
+  is ``M = Λ·p >= N := ceil(log2 R)`` whatever the number format.
+* **Counting** uses a fixed-length hard family (:func:`hard_family_rows`): an RNN may read the
+  position, so Bob must know where Alice stopped, and prefixes of different lengths may share a
+  state. The paper's list encoding has varying length; per length it gives only
+  ``C(n, floor(n/2))`` rows (:func:`counting_list_rows`).
+* **Prop 5.1** counts the AR oracle: on the hard family the oracle's answers are a function of the
+  third token alone, so Bob can simulate the oracle given that one symbol and the state needs
+  ``sigma^(ceil(n/2) - 1)`` values, not ``sigma^ceil(n/2)``.
 
-* paper hard families (alphabet size ``sigma`` for the free symbols; the paper uses sigma = 2):
-  Index R = sigma^n, AR R = sigma^⌊n/2⌋, c-gram R = sigma^⌊n/c⌋, Counting R = sigma^n (sigma = 2 is the
-  paper's list encoding), IsTree R = 2^(n-3) (the two-hub family), Prop 5.1 R = sigma^⌈n/2⌉;
-* whole domain, split after i of the n data tokens: Index sigma^i, Counting C(i+sigma-1, sigma-1);
-* IsTree over all simple graphs with n-1 edges, Bob holding the last j >= 2 edges: at least
-  (j+1)^(n-j-1) states (a star-forest fooling set, :func:`istree_star_rows`), so Θ(n log n) bits;
-* IsTree over all simple graphs with n-1 edges, Bob holding the last j edges:
-  R ≤ S(n, j+1) + [n-1-j ≥ 3] for every n (S = Stirling numbers of the second kind), with equality
-  confirmed by exhaustive computation for 5 ≤ n ≤ 7 and every j (see :mod:`theory.comm`); n = 3, 4 at
-  j = 1 are smaller because Bob's single edge must avoid Alice's. Equality for larger n is the
-  toolkit's conjecture, not a theorem.
-
-Numbers are exact Python integers; the ``*_expr`` functions give the same formulas as sympy
-expressions in the symbols :data:`n`, :data:`sigma`, :data:`c`, :data:`j`, :data:`p`.
+Every number carries a status (:data:`STATUSES`): ``proved`` (a closed form with a proof, here or
+in ``docs/bounds.md``), ``exact`` (brute force, over the range it names), ``conjectured``, ``upper
+bound`` (states that suffice, not a lower bound), or ``measured`` (on built weights; only
+``verify`` measures). Numbers are exact Python integers; the ``*_expr`` functions give the same
+formulas as sympy expressions in :data:`n`, :data:`sigma`, :data:`c`, :data:`j`, :data:`p`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from functools import lru_cache
-from math import comb
+from math import comb, exp, floor, isfinite, lgamma, log, log1p, log2
 
 import sympy
 
@@ -35,9 +38,34 @@ n, sigma, c, j, p = sympy.symbols("n sigma c j p", integer=True, positive=True)
 
 TASKS: tuple[str, ...] = ("index", "ar", "cgram", "counting", "istree", "prop51")
 
-#: Depth of the paper's Transformer for each task (spec §3.2/§3.3), used when the registry has no
-#: construction: Index/AR/c-gram/Counting are two attention layers, IsTree is Lemma C.27's nine.
-PAPER_DEPTH = {"index": 2, "ar": 2, "cgram": 2, "counting": 2, "istree": 9, "prop51": 2}
+PROVED, EXACT, CONJECTURED, UPPER, MEASURED = "proved", "exact", "conjectured", "upper bound", "measured"
+STATUSES = (PROVED, EXACT, CONJECTURED, UPPER, MEASURED)
+
+#: Largest n the closed forms are evaluated at (the IsTree bounds handle bigger integers than this
+#: in well under a second; the CLI rejects larger n at once).
+N_MAX = 2**20
+#: The full Stirling row (every split j) is computed exactly up to this n (0.8 s at 2048).
+STIRLING_ROW_LIMIT = 2048
+#: The best-split IsTree partition bound is computed exactly up to this n (about 1.5 s at 8192).
+ISTREE_PARTITION_LIMIT = 8192
+#: The paper's Counting list encoding, C(n, n/2) rows, is reported up to this n (0.3 s at 65536;
+#: the fixed-length family gives the stronger bound n - 1 at every n anyway).
+COUNTING_LIST_LIMIT = 2**16
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One lower bound: its name, the rows it counts (None if it is a bit count), bits, status."""
+
+    name: str
+    bits: float            # N = ceil(log2 rows) for a row count; a real number for the epsilon bound
+    status: str
+    source: str            # the paper's numbering or docs/bounds.md
+    rows: int | None = field(default=None, repr=False)
+    note: str = ""
+
+    def lambda_min(self, precision: int) -> int:
+        return lambda_min(self.rows, precision) if self.rows is not None else lambda_min_bits(self.bits, precision)
 
 
 def check_task(task: str) -> str:
@@ -46,9 +74,21 @@ def check_task(task: str) -> str:
     return task
 
 
-def min_n(task: str, c_gram: int = 2) -> int:
-    """Smallest n for which the task's hard family is non-trivial (at least one free symbol)."""
-    return {"index": 1, "ar": 2, "cgram": c_gram, "counting": 1, "istree": 4, "prop51": 1}[check_task(task)]
+def min_n(task: str, c_gram: int = 3) -> int:
+    """Smallest n at which the task's hard family has a free symbol."""
+    return {"index": 1, "ar": 2, "cgram": c_gram, "counting": 2, "istree": 4, "prop51": 3}[check_task(task)]
+
+
+def check_precision(precision: int) -> int:
+    """p must be an odd integer >= 3 (App. A.2 assumes p odd; R_1 = {0} holds nothing)."""
+    if isinstance(precision, bool) or not isinstance(precision, int) or precision < 3 or precision % 2 == 0:
+        raise ValueError(f"p must be an odd integer >= 3 (R_p, App. A.2), got {precision!r}")
+    return precision
+
+
+def rp_values(precision: int) -> int:
+    """|R_p| = 2^p - 1: one sign bit and p - 1 magnitude bits, with +0 = -0."""
+    return 2 ** check_precision(precision) - 1
 
 
 def _check(task: str, size: int, alphabet: int, c_gram: int) -> None:
@@ -59,67 +99,132 @@ def _check(task: str, size: int, alphabet: int, c_gram: int) -> None:
         raise ValueError(f"the alphabet needs at least 2 symbols, got sigma={alphabet}")
     if size < min_n(task, c_gram):
         raise ValueError(f"n={size} is too small for {task}: need n >= {min_n(task, c_gram)}")
+    if size > N_MAX:
+        raise ValueError(f"n={size} exceeds the documented range n <= {N_MAX}")
 
 
-# --------------------------------------------------------------------------- hard families
-def rows_expr(task: str) -> sympy.Expr:
-    """Rows of the paper's hard family, as a sympy expression in n, sigma (and c for c-gram)."""
-    return {
-        "index": sigma ** n,
-        "ar": sigma ** sympy.floor(n / 2),
-        "cgram": sigma ** sympy.floor(n / c),
-        "counting": sigma ** n,
-        "istree": 2 ** (n - 3),
-        "prop51": sigma ** sympy.ceiling(n / 2),
-    }[check_task(task)]
-
-
-def bits_expr(task: str) -> sympy.Expr:
-    """N_T = ⌈log2 R⌉ as a sympy expression (equals n·log2(sigma) etc. for sigma a power of two)."""
-    return sympy.ceiling(sympy.log(rows_expr(task), 2))
-
-
-def lambda_min_expr(task: str) -> sympy.Expr:
-    """Λ_min = ⌈N_T / p⌉."""
-    return sympy.ceiling(bits_expr(task) / p)
-
-
-def hard_family_rows(task: str, size: int, alphabet: int = 2, c_gram: int = 2) -> int:
-    """Exact R for the paper's hard family of ``task`` at size n (see the module docstring).
-
-    Proof (all tasks): Bob's answers over all his suffixes recover Alice's free symbols (Index: query
-    k; AR: key k; c-gram: the (c-1)-gram (k)^{c-1}; Counting: (k, t) for t < sigma-1; Prop 5.1: the
-    odd positions), so distinct inputs are distinct rows. For IsTree Bob recovers x up to complement
-    (the hubs are interchangeable), which leaves 2^(n-3) rows. ``theory.hard_families`` checks this by
-    building every instance.
-    """
-    _check(task, size, alphabet, c_gram)
-    if task == "istree":
-        return 2 ** (size - 3)
-    free = {"index": size, "ar": size // 2, "cgram": size // c_gram, "counting": size,
-            "prop51": (size + 1) // 2}[task]
-    return alphabet ** free
-
-
+# --------------------------------------------------------------------------- counting states
 def log2_ceil(count: int) -> int:
-    """⌈log2 count⌉ exactly, for a positive integer count."""
+    """ceil(log2 count) exactly, for a positive integer count."""
     if count < 1:
         raise ValueError("a row count is at least 1")
     return (count - 1).bit_length()
 
 
-def bits(task: str, size: int, alphabet: int = 2, c_gram: int = 2) -> int:
-    """N_T(n): bits any streaming model must hold at the split before Bob's query (paper family)."""
+def lambda_min(rows: int, precision: int) -> int:
+    """Fewest R_p numbers whose joint values can tell ``rows`` prefixes apart: min Λ with (2^p-1)^Λ >= rows."""
+    base = rp_values(precision)
+    if rows < 1:
+        raise ValueError("a row count is at least 1")
+    lam = max(0, -(-(log2_ceil(rows)) // precision))  # (2^p-1)^Λ < 2^(pΛ): never too many
+    while base ** lam < rows:
+        lam += 1
+    return lam
+
+
+def lambda_min_bits(bit_count: float, precision: int) -> int:
+    """min Λ with Λ·log2(2^p - 1) >= bit_count, for a bound given in bits (possibly not an integer)."""
+    base = rp_values(precision)
+    if bit_count < 0 or not isfinite(bit_count):
+        raise ValueError(f"a bit count is finite and non-negative, got {bit_count}")
+    lam = max(0, int(bit_count // precision))
+    while lam * log2(base) < bit_count:
+        lam += 1
+    return lam
+
+
+# --------------------------------------------------------------------------- hard families
+def free_symbols(task: str, size: int, alphabet: int = 2, c_gram: int = 3) -> int:
+    """Symbols of [sigma] that Bob's answers recover in the hard family (IsTree: bits up to complement)."""
+    _check(task, size, alphabet, c_gram)
+    return {
+        "index": size,
+        "ar": size // 2,
+        "cgram": size // c_gram,
+        # fixed length n: alphabet-1 slots per free symbol, filler token n (never queried)
+        "counting": min(size // (alphabet - 1), size - 1),
+        "istree": size - 3,
+        # the oracle's answers are a function of x_2 (the third token); Bob simulates it given x_2
+        "prop51": (size + 1) // 2 - 1,
+    }[task]
+
+
+def hard_family_rows(task: str, size: int, alphabet: int = 2, c_gram: int = 3) -> int:
+    """Exact R for the hard family of ``task`` at size n (``theory.hard_families`` builds them).
+
+    Proof (all tasks): Bob's answers over all his suffixes recover Alice's free symbols (Index: query
+    k; AR: key k; c-gram: the (c-1)-gram (k)^{c-1}; Counting: (k, t) for t < sigma - 1; Prop 5.1:
+    the odd positions, given the oracle's answers, which depend on x_2 only), so distinct inputs are
+    distinct rows. For IsTree Bob recovers x up to complement (the hubs are interchangeable), which
+    leaves 2^(n-3) rows.
+    """
+    free = free_symbols(task, size, alphabet, c_gram)
+    return 2 ** free if task == "istree" else alphabet ** free
+
+
+def bits(task: str, size: int, alphabet: int = 2, c_gram: int = 3) -> int:
+    """N_T(n) = ceil(log2 R) for the hard family (paper's reductions, conventions above)."""
     return log2_ceil(hard_family_rows(task, size, alphabet, c_gram))
 
 
-def lambda_min(bit_count: int, precision: int) -> int:
-    """Λ_min = ⌈N / p⌉: fewest p-bit numbers of state that can hold N bits."""
-    if precision <= 0:
-        raise ValueError(f"precision p must be positive, got p={precision}")
-    if bit_count < 0:
-        raise ValueError("a bit count is non-negative")
-    return -(-bit_count // precision)
+def counting_list_rows(size: int) -> int:
+    """The paper's Counting encoding (increasing list of {j : x_j = 1}), per prefix length: C(n, floor(n/2)).
+
+    An RNN reading positions lets Bob's side depend on the length m of Alice's list, so only lists
+    of one length must have different states; there are C(n, m) of them, most at m = floor(n/2).
+    (Without positions the paper's 2^n rows stand.)
+    """
+    if size < 1 or size > N_MAX:
+        raise ValueError(f"need 1 <= n <= {N_MAX}, got n={size}")
+    return comb(size, size // 2)
+
+
+def rows_expr(task: str) -> sympy.Expr:
+    """Rows of the hard family, as a sympy expression in n, sigma (and c for c-gram)."""
+    return {
+        "index": sigma ** n,
+        "ar": sigma ** sympy.floor(n / 2),
+        "cgram": sigma ** sympy.floor(n / c),
+        "counting": sigma ** sympy.Min(sympy.floor(n / (sigma - 1)), n - 1),
+        "istree": 2 ** (n - 3),
+        "prop51": sigma ** (sympy.ceiling(n / 2) - 1),
+    }[check_task(task)]
+
+
+def bits_expr(task: str) -> sympy.Expr:
+    """N_T = ceil(log2 R) as a sympy expression."""
+    return sympy.ceiling(sympy.log(rows_expr(task), 2))
+
+
+def lambda_min_expr(task: str) -> sympy.Expr:
+    """Λ_min = ceil(log R / log(2^p - 1)) (R_p has 2^p - 1 values)."""
+    return sympy.ceiling(sympy.log(rows_expr(task)) / sympy.log(2 ** p - 1))
+
+
+# --------------------------------------------------------------------------- epsilon error
+def binary_entropy(eps: float) -> float:
+    """H(eps) = -eps log2 eps - (1 - eps) log2 (1 - eps), with H(0) = 0."""
+    if not 0 <= eps <= 1:
+        raise ValueError(f"an error rate lies in [0, 1], got {eps}")
+    if eps in (0, 1):
+        return 0.0
+    return -eps * log2(eps) - (1 - eps) * log2(1 - eps)
+
+
+def index_error_bits(size: int, eps: float) -> float:
+    """Index with average error eps over uniform x in {0,1}^n and uniform k: M >= (1 - H(eps))·n bits.
+
+    Proof (docs/bounds.md): with S the state after x, Bob's guess of x_k is a function of (S, k);
+    Fano's inequality gives H(x_k | S) <= H(eps_k), eps_k its error on k, so
+    H(x | S) <= sum_k H(eps_k) <= n H(eps) (concavity, eps <= 1/2), and
+    M >= H(S) >= I(x; S) = n - H(x | S) >= (1 - H(eps)) n. Shared randomness changes nothing
+    (condition on it). For eps >= 1/2 the bound is 0.
+    """
+    if not 1 <= size <= N_MAX:
+        raise ValueError(f"need 1 <= n <= {N_MAX}, got n={size}")
+    if not 0 <= eps < 1:
+        raise ValueError(f"the error rate eps must lie in [0, 1), got {eps}")
+    return 0.0 if eps >= 0.5 else (1 - binary_entropy(eps)) * size
 
 
 # --------------------------------------------------------------------------- whole domains
@@ -146,8 +251,8 @@ def counting_rows_split_expr() -> sympy.Expr:
     return sympy.binomial(i + sigma - 1, sigma - 1)
 
 
-# --------------------------------------------------------------------------- IsTree, general split
-@lru_cache(maxsize=64)
+# --------------------------------------------------------------------------- IsTree, every split
+@lru_cache(maxsize=16)
 def stirling2_row(size: int) -> tuple[int, ...]:
     """(S(size, 0), ..., S(size, size)) exactly, by S(m, k) = k·S(m-1, k) + S(m-1, k-1)."""
     row = [1]
@@ -156,38 +261,117 @@ def stirling2_row(size: int) -> tuple[int, ...]:
     return tuple(row)
 
 
-def istree_split_rows(size: int, bob_edges: int) -> int:
-    """Upper bound (exact for 5 <= n <= 7, conjectured beyond) on states at an IsTree split.
+def stirling2(size: int, k: int) -> int:
+    """S(size, k) exactly, from k! S = sum_i (-1)^i C(k, i) (k - i)^size (one k, big integers)."""
+    if not 0 <= k <= size:
+        return 0
+    if size <= STIRLING_ROW_LIMIT:
+        return stirling2_row(size)[k]
+    total = sum((-1) ** i * comb(k, i) * (k - i) ** size for i in range(k + 1))
+    fact = 1
+    for m in range(2, k + 1):
+        fact *= m
+    return total // fact
 
-    Alice holds a = n-1-j edges, Bob j. Union-find shows the answer is a function of Bob's edges and
-    (i) whether Alice's edges already close a cycle (then it is NO) or else (ii) the partition of
-    [n] into the components of her forest, which has n-a = j+1 blocks. Every partition into j+1
-    blocks is realised by some forest, and a cycle needs a >= 3 edges in a simple graph, so at most
-    S(n, j+1) + [a >= 3] states are needed.
+
+def _log_stirling2(size: int, k: int) -> float:
+    """ln S(size, k) in floating point, near the maximum over k (used only to propose it).
+
+    k! S(n, k) / k^n = sum_i (-1)^i C(k, i) (1 - i/k)^n, whose terms behave like r^i / i! with
+    r = k (1 - 1/k)^n; near the maximum r is about 1, so the sum has no cancellation to speak of.
+    """
+    total = 0.0
+    for i in range(k):
+        term = exp(lgamma(k + 1) - lgamma(i + 1) - lgamma(k - i + 1) + size * log1p(-i / k))
+        total += -term if i % 2 else term
+        if i > 2 and term < 1e-17:
+            break
+    return size * log(k) - lgamma(k + 1) + log(max(total, 1e-300))
+
+
+def _k_log_k_root(size: int) -> float:
+    """The k with k ln k = n (the maximum of S(n, k) sits just below it)."""
+    lo, hi = 2.0, float(size)
+    for _ in range(100):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if mid * log(mid) < size else (lo, mid)
+    return lo
+
+
+def istree_split_rows(size: int, bob_edges: int) -> int:
+    """S(n, j+1) + [n-1-j >= 3]: the states needed at an IsTree split where Bob holds j of n - 1 edges.
+
+    Upper bound for every n and j (union-find: Alice's edges matter only through whether they close a
+    cycle and, if not, the partition of [n] into the j + 1 components of her forest). Equal to the
+    exact state count for every n when j >= 2 (proved in docs/bounds.md: any two prefixes in
+    different classes are told apart by some suffix; ``theory.hard_families.istree_separating_suffix``
+    builds it) and when j = 0 (two classes, tree or not). At j = 1 it is exact for 5 <= n <= 8 by
+    brute force, and too large at n = 3, 4 (:func:`istree_split_status`).
     """
     if size < 2 or not 0 <= bob_edges <= size - 1:
         raise ValueError(f"need n >= 2 and 0 <= j <= n-1, got n={size}, j={bob_edges}")
     alice = size - 1 - bob_edges
-    return stirling2_row(size)[bob_edges + 1] + (1 if alice >= 3 else 0)
+    return stirling2(size, bob_edges + 1) + (1 if alice >= 3 else 0)
+
+
+def istree_split_status(size: int, bob_edges: int) -> str:
+    """Status of :func:`istree_split_rows` as the exact state count at that split."""
+    if bob_edges != 1 or size == 2:
+        return PROVED
+    return EXACT if 5 <= size <= 8 else (CONJECTURED if size > 8 else UPPER)
 
 
 def istree_split_rows_expr() -> sympy.Expr:
     """S(n, j+1) + [n-1-j >= 3], with S written as the inclusion–exclusion sum (``.doit()`` evaluates)."""
     i = sympy.Symbol("i", integer=True, nonnegative=True)
     k = j + 1
-    stirling2 = sympy.Sum((-1) ** i * sympy.binomial(k, i) * (k - i) ** n, (i, 0, k)) / sympy.factorial(k)
-    return stirling2 + sympy.Piecewise((1, n - 1 - j >= 3), (0, True))
+    stirling = sympy.Sum((-1) ** i * sympy.binomial(k, i) * (k - i) ** n, (i, 0, k)) / sympy.factorial(k)
+    return stirling + sympy.Piecewise((1, n - 1 - j >= 3), (0, True))
+
+
+@lru_cache(maxsize=64)
+def istree_partition_best(size: int) -> tuple[int, int]:
+    """(j*, R): the split j >= 2 with the most states S(n, j+1) + [n-1-j >= 3], and that count (proved).
+
+    Up to STIRLING_ROW_LIMIT every j is computed. Beyond, S(n, k) is log-concave in k (Harper 1967:
+    the polynomial sum_k S(n, k) x^k has real roots), so a k at least as large as both neighbours is
+    the maximum; floating point proposes it and exact integers confirm it.
+    """
+    if not 4 <= size <= ISTREE_PARTITION_LIMIT:
+        raise ValueError(f"the partition bound is computed for 4 <= n <= {ISTREE_PARTITION_LIMIT}, got n={size}")
+    if size <= STIRLING_ROW_LIMIT:
+        best = max(range(2, size), key=lambda jj: (istree_split_rows(size, jj), -jj))
+        return best, istree_split_rows(size, best)
+    root = _k_log_k_root(size)
+    lo, hi = max(3, int(0.8 * root)), min(size - 3, int(1.25 * root) + 1)
+    while hi - lo > 2:     # ternary search on the floating-point estimate, inside a safe bracket
+        m1, m2 = lo + (hi - lo) // 3, hi - (hi - lo) // 3
+        if _log_stirling2(size, m1) < _log_stirling2(size, m2):
+            lo = m1 + 1
+        else:
+            hi = m2
+    k = max(range(lo, hi + 1), key=lambda kk: _log_stirling2(size, kk))
+    values = {kk: stirling2(size, kk) for kk in (k - 1, k, k + 1)}
+    while values[k - 1] > values[k] or values[k + 1] > values[k]:  # move uphill (never needed so far)
+        k = k - 1 if values[k - 1] > values[k] else k + 1
+        values.update({kk: stirling2(size, kk) for kk in (k - 1, k + 1) if kk not in values})
+    return k - 1, values[k] + 1  # n - k >= 3 here, so the cycle class is present
+
+
+def istree_partition_bits(size: int) -> int:
+    """ceil(log2 max_{j >= 2} (S(n, j+1) + [n-1-j >= 3])): the IsTree memory bound over splits (proved)."""
+    return log2_ceil(istree_partition_best(size)[1])
 
 
 def istree_star_rows(size: int, bob_edges: int) -> int:
-    """Proven lower bound on states at an IsTree split with j >= 2: (j+1)^(n-j-1) (0 if j < 2).
+    """Proved lower bound on states at an IsTree split with j >= 2: (j+1)^(n-j-1) (0 if j < 2).
 
     Fooling set: k = j+1 roots 1..k, and Alice joins every other vertex v to a root r(v) (a star
     forest, n-k edges). For r ≠ r' pick v with a = r(v) ≠ b = r'(v) and a third root c. Bob sends
     (v, c) — in neither forest — plus k-2 root–root edges forming two trees, one on a side holding
     a and c, one on the other holding b. With r the graph has a cycle (NO); with r' it is a tree
-    (YES). So all k^(n-k) star forests need different states. ``theory.hard_families`` builds
-    these suffixes and checks them.
+    (YES). So all k^(n-k) star forests need different states. Superseded by the partition bound,
+    which it lower-bounds; it stays because it is cheap at every n.
     """
     if size < 2 or not 0 <= bob_edges <= size - 1:
         raise ValueError(f"need n >= 2 and 0 <= j <= n-1, got n={size}, j={bob_edges}")
@@ -195,62 +379,94 @@ def istree_star_rows(size: int, bob_edges: int) -> int:
     return k ** (size - k) if k >= 3 else 0
 
 
-def istree_proven_bits(size: int) -> int:
-    """max over splits of ⌈log2 (j+1)^(n-j-1)⌉ (star fooling sets), and at least the paper's n-3."""
-    from math import log2
-
-    # (n-k)·log2(k) picks the candidates; the exact integer decides among the best few
-    ks = sorted(range(3, size), key=lambda k: -(size - k) * log2(k))[:4]
-    best = max((log2_ceil(k ** (size - k)) for k in ks), default=0)
-    return max(best, size - 3)
-
-
-def istree_exact_max(size: int) -> tuple[int, int]:
-    """(j*, R): the split with the most states by :func:`istree_split_rows`, and that count."""
-    counts = [istree_split_rows(size, jj) for jj in range(size)]
-    best = max(range(size), key=lambda jj: (counts[jj], -jj))
-    return best, counts[best]
+def ceil_log2_power(base: int, exponent: int) -> int:
+    """ceil(exponent · log2 base) = log2_ceil(base ** exponent), without the big power when floats are safe."""
+    if base < 1 or exponent < 0:
+        raise ValueError("need base >= 1 and exponent >= 0")
+    if base & (base - 1) == 0:                     # a power of two: exact
+        return exponent * (base.bit_length() - 1)
+    x = exponent * log2(base)                      # irrational unless exponent = 0
+    if exponent == 0:
+        return 0
+    if abs(x - round(x)) > 1e-6:                   # float error is ~1e-9 here; far from an integer
+        return floor(x) + 1
+    return log2_ceil(base ** exponent)
 
 
-def istree_exact_bits(size: int) -> int:
-    """⌈log2 max_j R(n, j)⌉: the IsTree memory bound over all splits (vs the paper's n - 3)."""
-    return log2_ceil(istree_exact_max(size)[1])
+def istree_star_best(size: int) -> tuple[int, int]:
+    """(j*, bits): the split maximising ceil((n-k)·log2 k), k = j + 1 >= 3 (concave in k)."""
+    if not 4 <= size <= N_MAX:
+        raise ValueError(f"need 4 <= n <= {N_MAX}, got n={size}")
+    if size == 4:
+        return 2, 0
+    lo, hi = 3, size - 1
+    while hi - lo > 2:
+        m1, m2 = lo + (hi - lo) // 3, hi - (hi - lo) // 3
+        if (size - m1) * log2(m1) < (size - m2) * log2(m2):
+            lo = m1 + 1
+        else:
+            hi = m2
+    cands = range(max(3, lo - 2), min(size - 1, hi + 2) + 1)
+    k = max(cands, key=lambda kk: (ceil_log2_power(kk, size - kk), -kk))
+    return k - 1, ceil_log2_power(k, size - k)
 
 
-# --------------------------------------------------------------------------- Transformer side
-def input_length(task: str, size: int, c_gram: int = 2) -> int:
-    """Tokens in one hard instance (the prompt a Transformer caches), as built in theory.hard_families."""
-    check_task(task)
-    return {
-        "index": size + 1,                                   # x_1..x_n, k
-        "ar": 1 + 2 * (size // 2) + 1,                       # <s>, key/value pairs, query
-        "cgram": 1 + c_gram * (size // c_gram) + c_gram - 1,  # <s>, blocks, query (c-1)-gram
-        "counting": size + 2,                                # list of length <= n, q, t
-        "istree": 1 + 3 * (size - 1) + 1,                    # <s>, edges u ~ v, <sep>
-        "prop51": size + 1,
+def istree_bounds(size: int) -> list[Bound]:
+    """The IsTree lower bounds at n vertices, best last when it can be computed."""
+    if not 4 <= size <= N_MAX:
+        raise ValueError(f"need 4 <= n <= {N_MAX}, got n={size}")
+    out = [Bound("paper two-hub family", size - 3, PROVED, "Thm 4.7, Lemma C.26", 2 ** (size - 3),
+                 "n - 3 bits"),
+           Bound("star forests, best split", (b := istree_star_best(size))[1], PROVED, "docs/bounds.md",
+                 None, f"(j+1)^(n-j-1) states at j = {b[0]}")]
+    if size <= ISTREE_PARTITION_LIMIT:
+        jj, rows = istree_partition_best(size)
+        out.append(Bound("all splits, S(n,j+1)+1", log2_ceil(rows), PROVED, "docs/bounds.md", rows,
+                         f"best split j = {jj}"))
+    return out
+
+
+# --------------------------------------------------------------------------- per task
+def task_bounds(task: str, size: int, alphabet: int = 2, c_gram: int = 3, eps: float | None = None) -> list[Bound]:
+    """Every lower bound the toolkit knows for ``task`` at size n; the last one is the strongest proved."""
+    _check(task, size, alphabet, c_gram)
+    if task == "istree":
+        return istree_bounds(size)
+    rows = hard_family_rows(task, size, alphabet, c_gram)
+    name, source, note = {
+        "index": ("hard family x_1..x_n, k", "Lemma C.24, Thm 4.6", ""),
+        "ar": ("hard family, floor(n/2) keys", "Thm 4.6", ""),
+        "cgram": (f"hard family, floor(n/{c_gram}) blocks", "Thm 4.6", f"c = {c_gram}"),
+        "counting": ("fixed-length hard family", "Thm 4.6, docs/bounds.md",
+                     f"{free_symbols(task, size, alphabet, c_gram)} free symbols, filler token n"),
+        "prop51": ("Index family with the AR oracle", "Prop 5.1, docs/bounds.md",
+                   "the oracle's answers depend on x_2 only"),
     }[task]
+    out = []
+    if task == "counting" and alphabet == 2 and size <= COUNTING_LIST_LIMIT:
+        out.append(Bound("paper's list encoding, per length", log2_ceil(counting_list_rows(size)), PROVED,
+                         "Thm 4.6, docs/bounds.md", counting_list_rows(size), "C(n, floor(n/2)) lists of one length"))
+    if task == "index" and eps is not None:
+        out.append(Bound(f"average error eps = {eps:g}", index_error_bits(size, eps), PROVED, "docs/bounds.md",
+                         None, "(1 - H(eps)) n bits; the others are for exact models"))
+    out.append(Bound(name, log2_ceil(rows), PROVED, source, rows, note))
+    return out
 
 
-def kv_cache_bits(length: int, depth: int, heads: int, width: int, precision: int) -> int:
-    """Bits of a Transformer's KV cache: every layer keeps a key and a value per head and position.
-
-    In the paper's model (Def 3.1) each head's W^(K), W^(V) map R^d -> R^d, so the cache holds
-    2·depth·heads·width numbers per position, each of p bits.
-    """
-    if precision <= 0:
-        raise ValueError(f"precision p must be positive, got p={precision}")
-    return 2 * depth * heads * width * length * precision
-
-
-def kv_cache_bits_expr() -> sympy.Expr:
-    L, H, d, ell = sympy.symbols("L H d l", integer=True, positive=True)
-    return 2 * L * H * d * ell * p
+def strongest(bounds: list[Bound]) -> Bound:
+    """The largest proved bound for exact models (the epsilon bound is for a different model)."""
+    exact_models = [b for b in bounds if b.status == PROVED and not b.name.startswith("average error")]
+    return max(exact_models, key=lambda b: b.bits)
 
 
 __all__ = [
-    "PAPER_DEPTH", "TASKS", "bits", "bits_expr", "c", "check_task", "counting_rows_split",
-    "counting_rows_split_expr", "hard_family_rows", "index_rows_split", "index_rows_split_expr",
-    "input_length", "istree_exact_bits", "istree_exact_max", "istree_split_rows",
-    "istree_proven_bits", "istree_split_rows_expr", "istree_star_rows", "j", "kv_cache_bits", "kv_cache_bits_expr", "lambda_min",
-    "lambda_min_expr", "log2_ceil", "min_n", "n", "p", "rows_expr", "sigma", "stirling2_row",
+    "binary_entropy", "bits", "bits_expr", "Bound", "c", "ceil_log2_power", "check_precision",
+    "check_task", "CONJECTURED", "COUNTING_LIST_LIMIT", "counting_list_rows", "counting_rows_split",
+    "counting_rows_split_expr", "EXACT", "free_symbols", "hard_family_rows", "index_error_bits",
+    "index_rows_split", "index_rows_split_expr", "istree_bounds", "istree_partition_best",
+    "istree_partition_bits", "ISTREE_PARTITION_LIMIT", "istree_split_rows", "istree_split_rows_expr",
+    "istree_split_status", "istree_star_best", "istree_star_rows", "j", "lambda_min",
+    "lambda_min_bits", "lambda_min_expr", "log2_ceil", "MEASURED", "min_n", "n", "N_MAX", "p",
+    "PROVED", "rows_expr", "rp_values", "sigma", "STATUSES", "stirling2", "stirling2_row",
+    "STIRLING_ROW_LIMIT", "strongest", "task_bounds", "TASKS", "UPPER",
 ]

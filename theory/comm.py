@@ -2,7 +2,8 @@
 
 A deterministic streaming model (an RNN with any transition, with or without CoT) that is cut at a
 split point of its input is a one-way protocol: Alice runs it on the prefix and hands the state to
-Bob, who finishes the run on the suffix and all CoT tokens (spec §3.2). Two prefixes that get
+Bob, who finishes the run on the suffix and all CoT tokens (Lemma C.24 and the proof of Thm 4.6).
+Two prefixes that get
 different answers on some common suffix must therefore leave different states. The least number of
 states any model needs at the split is
 
@@ -167,12 +168,13 @@ class IsTreeSplit:
         return self.chromatic
 
 
-def istree_split(n: int, j: int, trees: np.ndarray | None = None, chunk: int = 4096) -> IsTreeSplit:
-    """Brute-force the IsTree communication matrix for n vertices, n-1 edges, Bob holding j edges.
+def istree_answers(n: int, j: int, trees: np.ndarray | None = None, chunk: int = 4096):
+    """The IsTree communication matrix: (Alice's edge masks, Bob's, YES, NO) for n vertices, n - 1 edges.
 
-    Rows are Alice's edge sets, columns Bob's; an entry is defined when the sets are disjoint (the
-    graph is simple) and is then IsTree of the union. The edge *order* inside each part never
-    changes an answer or a validity, so sets stand for all their orderings.
+    Rows are Alice's edge sets of size n - 1 - j, columns Bob's of size j; an entry is defined when
+    the sets are disjoint (the graph is simple) and is then IsTree of the union: ``yes[a, b]`` and
+    ``no[a, b]`` are both False where it is undefined. The edge *order* inside each part never changes
+    an answer or a validity, so sets stand for all their orderings.
     """
     if n < 2 or not 0 <= j <= n - 1:
         raise ValueError(f"need n >= 2 and 0 <= j <= n-1, got n={n}, j={j}")
@@ -180,14 +182,6 @@ def istree_split(n: int, j: int, trees: np.ndarray | None = None, chunk: int = 4
     trees = tree_masks(n) if trees is None else trees
     alice = _masks(num_edges, n - 1 - j)
     bob = _masks(num_edges, j)
-
-    labels = component_labels(n, alice)
-    forest = np.array([len(set(row)) for row in labels.tolist()]) == n - (n - 1 - j)
-    keys = [tuple(row) if ok else ("cycle",) for row, ok in zip(labels.tolist(), forest.tolist())]
-    key_ids: dict[tuple, int] = {}
-    cls = np.array([key_ids.setdefault(k, len(key_ids)) for k in keys])
-    num_classes = len(key_ids)
-
     yes = np.zeros((alice.shape[0], bob.shape[0]), dtype=bool)
     no = np.zeros_like(yes)
     for start in range(0, alice.shape[0], chunk):
@@ -198,6 +192,18 @@ def istree_split(n: int, j: int, trees: np.ndarray | None = None, chunk: int = 4
         tree = (trees[pos] == union) & valid
         yes[start:start + chunk] = tree
         no[start:start + chunk] = valid & ~tree
+    return alice, bob, yes, no
+
+
+def istree_split(n: int, j: int, trees: np.ndarray | None = None, chunk: int = 4096) -> IsTreeSplit:
+    """Brute-force the exact state count for IsTree, n vertices, n - 1 edges, Bob holding j edges."""
+    alice, bob, yes, no = istree_answers(n, j, trees, chunk)
+    labels = component_labels(n, alice)
+    forest = np.array([len(set(row)) for row in labels.tolist()]) == n - (n - 1 - j)
+    keys = [tuple(row) if ok else ("cycle",) for row, ok in zip(labels.tolist(), forest.tolist())]
+    key_ids: dict[tuple, int] = {}
+    cls = np.array([key_ids.setdefault(k, len(key_ids)) for k in keys])
+    num_classes = len(key_ids)
     yes_any = np.zeros((num_classes, bob.shape[0]), dtype=bool)
     no_any = np.zeros_like(yes_any)
     np.logical_or.at(yes_any, cls, yes)
@@ -322,7 +328,8 @@ __all__ = [
     "FAILED", "IsTreeSplit", "SEQUENCE_TASKS", "all_sequences", "answer_table", "ar_answer",
     "chromatic_number_z3", "class_clique", "component_labels", "conflict_matrix",
     "count_distinct_rows", "counting_answer", "edge_list", "full_class_clique_z3", "index_answer",
-    "is_tree_edges", "istree_all_splits", "istree_split", "sequence_rows_by_split", "tree_masks",
+    "is_tree_edges", "istree_all_splits", "istree_answers", "istree_split", "sequence_rows_by_split",
+    "streaming_machine_exists", "tree_masks",
 ]
 
 

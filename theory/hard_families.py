@@ -16,12 +16,19 @@ Corrections to the printed reductions (each has a test that shows the printed ve
 * AR / c-gram: the paper writes values as ``x_i + n/2`` (``x_i + n/c``) with x_i in {0, 1}; the value
   n/2 is also the last key, so a query can match a value. Values here are ``m + 1 + x_i`` with m the
   number of keys, which never collides.
-* Counting: the threshold must be t = 0 (spec erratum 8); with a sigma-ary alphabet token j is
-  repeated x_j times and Bob asks t = 0..sigma-2.
-* Lemma C.28: the working parity step is ``y_k = 1 ⟺ x̃_k ≠ x̃_{k-1}`` (spec erratum 7).
+* Counting: the threshold must be t = 0 (docs/errata.md, "Counting hard family threshold"). The
+  paper's list of {j : x_j = 1} has a length that depends on x; an RNN that reads positions then
+  needs distinct states only for lists of one length (``C(n, floor(n/2))`` at most). The family here
+  has fixed length n: slot j holds j when x_j = 1 and the filler n otherwise (n is never queried).
+* Lemma C.28: the working parity step is ``y_k = 1 ⟺ x̃_k ≠ x̃_{k-1}`` (docs/errata.md).
 * Prop 5.1: an AR oracle on the κ-interleaved context still reveals which symbols occur (an absent
   key answers FAILED), so its answers are not a function of O(1) tokens; appending
-  ``κ, 1, κ, 2, κ, ..., σ, κ`` to the context restores the paper's argument.
+  ``κ, 1, κ, 2, κ, ..., σ, κ`` to the context restores the paper's argument. The oracle's answers
+  then depend on x_2 (the third token) alone, so the family has ``sigma^(ceil(n/2) - 1)`` rows for
+  an RNN with the oracle: Bob simulates the oracle once told x_2.
+
+:func:`istree_separating_suffix` is the key lemma of the IsTree class count (docs/bounds.md): for
+j >= 2, any two of Alice's edge sets in different classes are told apart by an explicit suffix.
 """
 
 from __future__ import annotations
@@ -30,7 +37,7 @@ from dataclasses import dataclass
 from itertools import product
 from typing import Callable, Iterator
 
-from theory.bounds import hard_family_rows
+from theory.bounds import counting_list_rows, free_symbols, hard_family_rows
 from theory.comm import FAILED, is_tree_edges
 from theory.tokens import BASE_SPECIALS, BOS, NO, SEP, TILDE, YES
 
@@ -123,7 +130,7 @@ def ar_family(n: int, sigma: int = 2) -> Iterator[Instance]:
             yield Instance(x, (k,), alice, (k,), m + 1 + x[k - 1])
 
 
-def cgram_family(n: int, c: int = 2, sigma: int = 2) -> Iterator[Instance]:
+def cgram_family(n: int, c: int = 3, sigma: int = 2) -> Iterator[Instance]:
     """c-gram: ``<s>, (1)^{c-1}, v_1, ..., (m)^{c-1}, v_m, (k)^{c-1}``, m = ⌊n/c⌋, v_i = m + 1 + x_i."""
     m = n // c
     if m < 1 or m + sigma > n:
@@ -135,15 +142,27 @@ def cgram_family(n: int, c: int = 2, sigma: int = 2) -> Iterator[Instance]:
 
 
 def counting_family(n: int, sigma: int = 2) -> Iterator[Instance]:
-    """Counting: token j repeated x_j times (j increasing), then q = k and threshold t <= sigma-2.
+    """Counting at fixed length n: x in {0..sigma-1}^m, m = min(floor(n/(sigma-1)), n-1).
 
-    For sigma = 2 this is the paper's increasing list of {j : x_j = 1}, with t = 0.
+    Slots j = 1..m get sigma - 1 cells each: the first x_j hold token j, the rest the filler n; the
+    sequence is padded with n to length n. Bob asks q = k <= m with a threshold t <= sigma - 2, so
+    the answer is [x_k > t]. For sigma = 2 this is x_1..x_{n-1} as ``j if x_j else n``, then n.
     """
-    for x in product(range(sigma), repeat=n):
-        alice = tuple(j for j in range(1, n + 1) for _ in range(x[j - 1]))
-        for k in range(1, n + 1):
+    m = free_symbols("counting", n, sigma)
+    for x in product(range(sigma), repeat=m):
+        cells = [j if r < x[j - 1] else n for j in range(1, m + 1) for r in range(sigma - 1)]
+        alice = tuple(cells + [n] * (n - len(cells)))
+        for k in range(1, m + 1):
             for t in range(sigma - 1):
                 yield Instance(x, (k, t), alice, (k, t), int(x[k - 1] > t))
+
+
+def counting_list_family(n: int) -> Iterator[Instance]:
+    """The paper's Counting family: x in {0,1}^n as the increasing list of {j : x_j = 1}, then k, t = 0."""
+    for x in product(range(2), repeat=n):
+        alice = tuple(j for j in range(1, n + 1) if x[j - 1])
+        for k in range(1, n + 1):
+            yield Instance(x, (k, 0), alice, (k, 0), x[k - 1])
 
 
 def istree_family(n: int) -> Iterator[Instance]:
@@ -198,6 +217,15 @@ def prop51_family(n: int, sigma: int = 2, tail: bool = False) -> Iterator[Instan
             yield Instance(x, (k,), context, (k,), x[(k - 1) // 2])
 
 
+def prop51_oracle_classes(n: int, sigma: int = 2) -> dict[tuple, list[Instance]]:
+    """Prop 5.1 instances (with the tail) grouped by the AR oracle's answers on every key 1..sigma+1."""
+    keys = range(1, sigma + 2)
+    groups: dict[tuple, list[Instance]] = {}
+    for inst in prop51_family(n, sigma, tail=True):
+        groups.setdefault(ar_oracle_answers(inst.alice, keys), []).append(inst)
+    return groups
+
+
 def star_forest(n: int, k: int, roots_of) -> list[tuple[int, int]]:
     """Alice's star forest: vertex v > k joined to root roots_of[v - k - 1] in 1..k."""
     return [(r, v) for v, r in zip(range(k + 1, n + 1), roots_of)]
@@ -232,6 +260,96 @@ def check_star_fooling_set(n: int, k: int) -> tuple[int, int]:
     return len(forests) * (len(forests) - 1), bad
 
 
+def _components(n: int, edges) -> list[int]:
+    """Label of each vertex 1..n (index 0 unused): the smallest vertex of its component."""
+    parent = list(range(n + 1))
+
+    def find(v):
+        while parent[v] != v:
+            parent[v] = parent[parent[v]]
+            v = parent[v]
+        return v
+
+    for u, v in edges:
+        a, b = find(u), find(v)
+        if a != b:
+            parent[max(a, b)] = min(a, b)
+    return [find(v) for v in range(n + 1)]
+
+
+def _has_cycle(n: int, edges) -> bool:
+    return len(edges) != n - len(set(_components(n, edges)[1:]))
+
+
+def _spanning_tree_of_blocks(n: int, label: list[int], avoid: set, start: list[tuple[int, int]]):
+    """Extend ``start`` (edges between blocks of ``label``, acyclic on the blocks) by edges between
+    blocks that are not in ``avoid`` until the blocks are joined into one tree (Kruskal)."""
+    blocks = {b: b for b in set(label[1:])}
+
+    def find(b):
+        while blocks[b] != b:
+            b = blocks[b]
+        return b
+
+    chosen = []
+    for u, v in start + [(u, v) for u in range(1, n + 1) for v in range(u + 1, n + 1)]:
+        a, b = find(label[u]), find(label[v])
+        if a != b and (u, v) not in avoid:
+            blocks[max(a, b)] = min(a, b)
+            chosen.append((u, v))
+    return chosen
+
+
+def istree_separating_suffix(n: int, first, second) -> tuple[list[tuple[int, int]], bool]:
+    """Bob's j = n - 1 - |first| edges that tell two of Alice's edge sets apart (the key lemma).
+
+    ``first`` and ``second`` have the same size a = n - 1 - j with j >= 2, and lie in different
+    classes: different component partitions, or one is a forest and the other has a cycle. Returns
+    (Bob's edges, True if ``first`` + Bob is the tree). The proof (docs/bounds.md):
+
+    * forest F (partition P) against a graph C with a cycle: Bob sends a spanning tree of P's blocks
+      that avoids C's edges (one exists, since C cannot hold every pair across a cut);
+    * forests F, G with partitions P ≠ Q and k = j + 1 >= 3 blocks: Q does not refine P, so a block
+      X of Q meets two blocks a, b of P; take u1 in X ∩ a, u2 in X ∩ b and v outside X in a third
+      block of P. The edges u1v, u2v join different blocks of both partitions (so neither forest
+      has them); with the rest of a spanning tree of P's blocks that avoids G, F + Bob is a tree
+      while G + Bob has the cycle u1 v u2 (then back to u1 inside X).
+    """
+    first = [tuple(sorted(e)) for e in first]
+    second = [tuple(sorted(e)) for e in second]
+    if len(first) != len(second):
+        raise ValueError("the two prefixes must have the same number of edges")
+    bob = n - 1 - len(first)
+    if bob < 2:
+        raise ValueError(f"the lemma needs Bob to hold j >= 2 edges, got j={bob}")
+    cyc1, cyc2 = _has_cycle(n, first), _has_cycle(n, second)
+    if cyc1 and cyc2:
+        raise ValueError("both prefixes close a cycle: every suffix answers NO for both")
+    if cyc1 or cyc2:
+        forest, other = (second, first) if cyc1 else (first, second)
+        label = _components(n, forest)
+        return _spanning_tree_of_blocks(n, label, set(other), []), not cyc1
+    p_label, q_label = _components(n, first), _components(n, second)
+    if p_label == q_label:
+        raise ValueError("the two forests have the same components: no suffix tells them apart")
+    # a block X of Q (second) that meets two blocks of P (first)
+    x_block = next(q for q in set(q_label[1:])
+                   if len({p_label[v] for v in range(1, n + 1) if q_label[v] == q}) >= 2)
+    inside = [v for v in range(1, n + 1) if q_label[v] == x_block]
+    outside = [v for v in range(1, n + 1) if q_label[v] != x_block]
+    met = sorted({p_label[v] for v in inside})
+    for v in outside:
+        pair = [b for b in met if b != p_label[v]][:2]
+        if len(pair) == 2:
+            break
+    else:  # pragma: no cover - impossible with k >= 3 blocks (docs/bounds.md)
+        raise AssertionError("no third block of P outside X")
+    u1 = next(u for u in inside if p_label[u] == pair[0])
+    u2 = next(u for u in inside if p_label[u] == pair[1])
+    start = [tuple(sorted((u1, v))), tuple(sorted((u2, v)))]
+    return _spanning_tree_of_blocks(n, p_label, set(second), start), True
+
+
 def ar_oracle_answers(context, keys) -> tuple[Token, ...]:
     """What an AR oracle returns on ``context`` for each key."""
     return tuple(answer_ar(tuple(context) + (q,)) for q in keys)
@@ -254,7 +372,7 @@ class FamilyReport:
         return self.invalid == 0 and self.wrong_answers == 0 and self.rows == self.expected_rows
 
 
-FAMILIES = ("index", "ar", "cgram", "counting", "istree", "parity", "prop51")
+FAMILIES = ("index", "ar", "cgram", "counting", "counting_list", "istree", "parity", "prop51")
 
 
 def _is_number(t, n: int) -> bool:
@@ -262,8 +380,10 @@ def _is_number(t, n: int) -> bool:
 
 
 def _valid(family: str, inst: Instance, n: int, c: int) -> bool:
+    if family == "counting" and len(inst.alice) != n:
+        return False
     toks = inst.tokens
-    if family == "counting":  # the threshold t is a plain non-negative number, not a token
+    if family in ("counting", "counting_list"):  # the threshold t is a number, not a token
         *head, t = toks
         return all(_is_number(tok, n) for tok in head) and isinstance(t, int) and t >= 0
     if any(not _is_number(t, n) and not (isinstance(t, str) and t in BASE_SPECIALS) for t in toks):
@@ -282,35 +402,41 @@ def _valid(family: str, inst: Instance, n: int, c: int) -> bool:
     return True
 
 
-def family_instances(family: str, n: int, sigma: int = 2, c: int = 2) -> Iterator[Instance]:
+def family_instances(family: str, n: int, sigma: int = 2, c: int = 3) -> Iterator[Instance]:
     makers: dict[str, Callable[[], Iterator[Instance]]] = {
         "index": lambda: index_family(n, sigma), "ar": lambda: ar_family(n, sigma),
         "cgram": lambda: cgram_family(n, c, sigma), "counting": lambda: counting_family(n, sigma),
+        "counting_list": lambda: counting_list_family(n),
         "istree": lambda: istree_family(n), "parity": lambda: parity_family(n),
-        "prop51": lambda: prop51_family(n, sigma),
+        "prop51": lambda: prop51_family(n, sigma, tail=True),
     }
     if family not in makers:
         raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
     return makers[family]()
 
 
-def reference_answer(family: str, tokens, n: int, c: int = 2) -> Token:
+def reference_answer(family: str, tokens, n: int, c: int = 3) -> Token:
     if family in ("index", "prop51"):
         return answer_index(tokens)
     if family == "ar":
         return answer_ar(tokens)
     if family == "cgram":
         return answer_cgram(tokens, c)
-    if family == "counting":
+    if family in ("counting", "counting_list"):
         return answer_counting(tokens)
     return answer_istree(tokens, n)
 
 
-def check_family(family: str, n: int, sigma: int = 2, c: int = 2) -> FamilyReport:
-    """Build every instance of a family at size n and run checks 1–3 of the module docstring."""
-    rows: dict[tuple, list] = {}
+def check_family(family: str, n: int, sigma: int = 2, c: int = 3) -> FamilyReport:
+    """Build every instance of a family at size n and run checks 1–3 of the module docstring.
+
+    ``rows`` counts distinct answer vectors over Bob's suffixes among prefixes that must be told
+    apart: all prefixes, except for ``counting_list`` (prefixes of one length; the largest such
+    count) and ``prop51`` (prefixes on which the AR oracle answers alike; the largest such count).
+    """
     count = invalid = wrong = 0
     first: str | None = None
+    rows: dict[tuple, list] = {}
     for inst in family_instances(family, n, sigma, c):
         count += 1
         ok_valid = _valid(family, inst, n, c)
@@ -321,18 +447,31 @@ def check_family(family: str, n: int, sigma: int = 2, c: int = 2) -> FamilyRepor
             first = (f"x={inst.x} query={inst.query}: " + ("invalid instance" if not ok_valid else
                      f"reference answer {got!r}, reduction claims {inst.claimed!r}"))
         rows.setdefault(inst.alice, []).append((inst.query, got))
-    distinct = len({tuple(sorted(v, key=repr)) for v in rows.values()})
-    task = {"parity": "istree"}.get(family, family)
-    expected = hard_family_rows(task, n, sigma, c)
+    if family == "counting_list":
+        group = {alice: len(alice) for alice in rows}
+    elif family == "prop51":
+        keys = range(1, sigma + 2)
+        group = {alice: ar_oracle_answers(alice, keys) for alice in rows}
+    else:
+        group = {alice: 0 for alice in rows}
+    distinct: dict = {}
+    for alice, answers in rows.items():
+        distinct.setdefault(group[alice], set()).add(tuple(sorted(answers, key=repr)))
+    most = max((len(v) for v in distinct.values()), default=0)
     if family == "parity":
         expected = 2 ** (n - 3)  # y_1 is invisible to adjacent-equality queries
-    return FamilyReport(family, n, count, invalid, wrong, distinct, expected, first)
+    elif family == "counting_list":
+        expected = counting_list_rows(n)
+    else:
+        expected = hard_family_rows(family, n, sigma, c)
+    return FamilyReport(family, n, count, invalid, wrong, most, expected, first)
 
 
 __all__ = [
     "FAMILIES", "FamilyReport", "Instance", "answer_ar", "answer_cgram", "answer_counting",
     "answer_index", "answer_istree", "ar_family", "ar_oracle_answers", "cgram_family",
-    "check_family", "check_star_fooling_set", "star_fooling_suffix", "star_forest", "counting_family", "family_instances", "index_family", "istree_family",
-    "parity_family", "parse_istree", "prefix_parity", "printed_parity_step_holds", "prop51_family",
-    "reference_answer",
+    "check_family", "check_star_fooling_set", "counting_family", "counting_list_family",
+    "family_instances", "index_family", "istree_family", "istree_separating_suffix", "parity_family",
+    "parse_istree", "prefix_parity", "printed_parity_step_holds", "prop51_family",
+    "prop51_oracle_classes", "reference_answer", "star_fooling_suffix", "star_forest",
 ]

@@ -5,10 +5,11 @@ from itertools import combinations, permutations, product
 import networkx as nx
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, strategies as st
 
 from theory import bounds as B
 from theory import comm as C
+from theory.hard_families import istree_family, parse_istree
 
 
 def nx_tree(n, edges):
@@ -64,6 +65,38 @@ def test_istree_all_splits_vs_closed_form(n):
         assert [s.states for s in C.istree_all_splits(4)] == [2, 5, 6, 1]
     if n == 3:
         assert [s.states for s in C.istree_all_splits(3)] == [1, 1, 1]  # every 2-edge graph is a path
+
+
+def nx_class(n, mask, edges):
+    g = nx.Graph([edges[e] for e in range(len(edges)) if mask >> e & 1])
+    g.add_nodes_from(range(1, n + 1))
+    if not nx.is_forest(g):
+        return "cycle"
+    return frozenset(frozenset(c) for c in nx.connected_components(g))
+
+
+@pytest.mark.parametrize("n", [4, 5, 6])
+def test_every_pair_of_classes_conflicts_for_j_at_least_2(n):
+    """The key lemma of the IsTree class count, by brute force over every suffix (no construction used):
+    for j >= 2, any two of Alice's edge sets in different classes get different answers on a common
+    valid suffix, so the S(n, j+1) + [n-1-j >= 3] classes are a clique and the count is exact."""
+    edges = C.edge_list(n)
+    for j in range(2, n):
+        alice, _, yes, no = C.istree_answers(n, j)
+        conflict = C.conflict_matrix(yes, no)
+        keys = [nx_class(n, int(m), edges) for m in alice]
+        different = np.array([[a != b for b in keys] for a in keys])
+        assert (conflict | ~different).all()
+        assert len(set(keys)) == B.istree_split_rows(n, j)
+
+
+def test_lemma_fails_at_j_1_for_n_4():
+    # at j = 1 some pairs in different classes never conflict: the count there is 5, not 7
+    n, edges = 4, C.edge_list(4)
+    alice, _, yes, no = C.istree_answers(n, 1)
+    keys = [nx_class(n, int(m), edges) for m in alice]
+    conflict = C.conflict_matrix(yes, no)
+    assert any(not conflict[a, b] for a in range(len(keys)) for b in range(len(keys)) if keys[a] != keys[b])
 
 
 @pytest.mark.slow
@@ -147,8 +180,6 @@ def test_z3_istree_whole_domain_n4():
 
 
 def test_z3_istree_two_hub_family_n5():
-    from theory.hard_families import istree_family, parse_istree
-
     insts = list(istree_family(5))
     words = [tuple(parse_istree(i.tokens)[1]) for i in insts]
     answers = [i.claimed for i in insts]
