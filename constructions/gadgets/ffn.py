@@ -195,3 +195,20 @@ def emit_number(ffn: FFNSpec, name: str, src: Form, scale: float = 2.0, num: str
     for coord in clear:
         linear(ffn, f"{name}:clear", {coord: {coord: -1.0}})
     return ffn
+
+
+# -- integer hat (Lemma C.3 with integer breakpoints) -------------------------------------------------
+def hat(ffn: FFNSpec, name: str, x: Form, value: float, dst: str, coef: float = 1.0,
+        lin: Form | None = None) -> FFNSpec:
+    """``dst += coef * 1[x = value] * lin`` for integer x (``lin`` defaults to 1), width 3.
+
+    Lemma C.3 with integer breakpoints (spec §8.1's exact alternative): for integer x,
+    R(x-B+1) - 2 R(x-B) + R(x-B-1) is 1 at x = B and 0 at every other integer (a sum of three ReLUs
+    whose slopes +1, -1, 0 meet at B-1, B, B+1). Each ReLU is the gate of one ReGLU unit, so a
+    linear form ``lin`` on the other side gives the product 1[x = B] * lin in the same three units.
+    Integer weights only: exact in R_p whenever x and lin are.
+    """
+    lin = {"bias": 1.0} if lin is None else lin
+    for shift, w in ((1.0, 1.0), (0.0, -2.0), (-1.0, 1.0)):
+        ffn.unit(f"{name}:{shift:+g}", shifted(x, shift - value), lin, {dst: w * coef})
+    return ffn
