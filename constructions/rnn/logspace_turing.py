@@ -86,10 +86,11 @@ def scratch_names(machine: Machine, window, max_len: int) -> list[str]:
 
 
 def precision(head_cells, max_len: int, bits: int) -> int:
-    """An odd p whose integer range holds every value the model computes (head - cell + 2 and
-    count - i + 1 in the hats, the head register +- 1, the lookup's gate)."""
+    """An odd p whose integer range holds every value and partial sum the model computes: a hat's
+    middle unit contributes -2 ReLU(x - B) with x - B up to the head's span (or max_len), and the
+    head register moves one beyond its range before the window check matters."""
     lo, hi = head_cells
-    biggest = max(hi - lo + 2, max_len + 2, abs(lo) + 2, abs(hi) + 2, bits + 1)
+    biggest = max(2 * (hi - lo + 2), 2 * (max_len + 2), abs(lo) + 2, abs(hi) + 2, bits + 1)
     return 2 * biggest.bit_length() + 1
 
 
