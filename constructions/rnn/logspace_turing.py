@@ -172,23 +172,28 @@ def build_logspace_rnn(machine: Machine, max_len: int, *, window: tuple[int, int
         for j in range(B):
             multiply_nonneg(f3, f"read[{j}]:{i}", {f"ind[{i}]": 1.0}, {f"tape[{i}.{j}]": 1.0}, f"read[{j}]")
 
-    # R4: delta as a lookup (Lemma C.4): one unit per row, 1 exactly when state = q and read = r.
+    # R4: delta as a lookup (Lemma C.4). For each output token k and symbol r, one unit is 1 exactly
+    # when read = r and the state is one of the states q with token(q, r) = k (the state indicators
+    # of distinct states are exclusive, so their sum is the indicator of the set).
     f4 = FFNSpec(layout)
     halting = (machine.accept, machine.reject)
+    groups: dict[tuple[str, str], list[str]] = {}
     for q in machine.states:
-        if q in halting:
-            continue
-        state = in_state(q)
-        for r in code.symbols:
-            gate = dict(state)
-            gate["bias"] = -float(B)
-            for j in range(B):
-                if code.bit(r, j):
-                    gate[f"read[{j}]"] = 1.0
-                else:
-                    gate[f"read[{j}]"] = -1.0
-                    gate["bias"] += 1.0
-            f4.unit(f"delta({q},{r})", gate, {"bias": 1.0}, {_tok(task.row_token(machine, q, r)): LOGIT})
+        if q not in halting:
+            for r in code.symbols:
+                groups.setdefault((task.row_token(machine, q, r), r), []).append(q)
+    for (k, r), states in groups.items():
+        gate = {"bias": -float(B)}
+        for q in states:
+            for c, v in in_state(q).items():
+                gate[c] = gate.get(c, 0.0) + v
+        for j in range(B):
+            if code.bit(r, j):
+                gate[f"read[{j}]"] = 1.0
+            else:
+                gate[f"read[{j}]"] = -1.0
+                gate["bias"] += 1.0
+        f4.unit(f"delta({'|'.join(states)},{r})", gate, {"bias": 1.0}, {_tok(k): LOGIT})
     linear(f4, "verdict", {_tok(YES): {c: LOGIT for c in in_state(machine.accept)},
                            _tok(NO): {c: LOGIT for c in in_state(machine.reject)}})
     readable = [task.PAD] + inputs + list(info)
