@@ -364,7 +364,7 @@ class Compiler:
         """The value whose R_p bits are ``wires`` (constants folded), clamped to [lo, hi]."""
         support = tuple(sorted({w for w in wires if w > 0}))
         pos = {w: i for i, w in enumerate(support)}
-        grid = np.array(list(itertools.product((0, 1), repeat=len(support))), dtype=int).reshape(-1, len(support))
+        grid = np.array(list(itertools.product((0, 1), repeat=len(support))), dtype=int).reshape(2 ** len(support), -1)
         vals = []
         for row in grid:
             bits = [1 if w == K1 else 0 if w == K0 else row[pos[w]] for w in wires]
