@@ -202,7 +202,7 @@ def hat(ffn: FFNSpec, name: str, x: Form, value: float, dst: str, coef: float = 
         lin: Form | None = None) -> FFNSpec:
     """``dst += coef * 1[x = value] * lin`` for integer x (``lin`` defaults to 1), width 3.
 
-    Lemma C.3 with integer breakpoints (spec §8.1's exact alternative): for integer x,
+    Lemma C.3 with integer breakpoints (an exact alternative to the printed offsets): for integer x,
     R(x-B+1) - 2 R(x-B) + R(x-B-1) is 1 at x = B and 0 at every other integer (a sum of three ReLUs
     whose slopes +1, -1, 0 meet at B-1, B, B+1). Each ReLU is the gate of one ReGLU unit, so a
     linear form ``lin`` on the other side gives the product 1[x = B] * lin in the same three units.
