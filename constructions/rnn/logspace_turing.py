@@ -32,10 +32,10 @@ R4 reads the right (state, symbol) pair and emits step t + 1's token. On the pro
 nothing, input symbol k lands in cell k, and the start state holds. Every value is an integer in a
 range fixed by the window (``meta["ranges"]``), so R_p with p = ``meta["p"]`` is exact.
 
-Claimed size (depends only on the machine and the window, not on n): depth 4 blocks; state
-Lambda = 2 + 2W + W B numbers (head, count, the two head-indicator registers, the tape), of which
-all but head and count hold one bit: O(W B + log W) = O(log n) bits; CoT T + 1 tokens for a run
-of T steps. The paper puts the tape in O(1) numbers of O(log n) bits; reading one digit of such a
+Claimed size (depends only on the machine, the window and L = max_len, not on n): depth 4 blocks;
+state Lambda = 2 + 2W + W B numbers (head, count, the two head-indicator registers, the tape), of
+which all but head and count hold one bit: O(W B + log W) = O(log n) bits; residual width
+(10 + |task tokens|) + (2 + 3W + L + 2WB + B) + 1; no attention; CoT T + 1 tokens for a run of T steps. The paper puts the tape in O(1) numbers of O(log n) bits; reading one digit of such a
 number at a moving position is not an O(1)-width ReGLU operation, so we spend one number per tape
 bit (docs/rnn.md). Valid while the head stays in the window (``tape_window`` of the domain).
 """
@@ -215,17 +215,22 @@ def build_logspace_rnn(machine: Machine, max_len: int, *, window: tuple[int, int
             "max_len": max_len, "window": [lo, hi], "p": precision(head_cells, max_len, B),
             "ranges": {k: list(v) for k, v in ranges.items()},
             "materialize": [f"ind[{i}]" for i in cells] + [f"read[{j}]" for j in range(B)],
-            "input_tokens": readable, "claim": claim(machine, window)}
+            "input_tokens": readable, "claim": claim(machine, window, max_len)}
     return LinearRNN(vocab, layout, blocks, meta=meta)
 
 
-def claim(machine: Machine, window) -> dict:
-    """Depth and state dimension promised by the module docstring."""
+def claim(machine: Machine, window, max_len: int) -> dict:
+    """Depth, state dimension and residual width promised by the module docstring."""
     w = window[1] - window[0] + 1
-    return {"depth": 4, "state_dim": 2 + 2 * w + w * Coding(machine).bits}
+    b = Coding(machine).bits
+    embedding = 2 + 8 + len(task.vocabulary(machine))          # num, num_sq, base specials, task tokens
+    scratch = 2 + 3 * w + max_len + 2 * w * b + b              # head, count, ind, h0, h1, cind, delta, tape, read
+    return {"depth": 4, "state_dim": 2 + 2 * w + w * b, "width": embedding + scratch + 1}
 
 
-def build_logspace_turing(machine: Machine, n_max: int, *, n: int | None = None) -> LinearRNN:
-    """The Thm 4.1 RNN for every input of length <= ``n_max`` (prompts of n = 2^n_max tokens)."""
-    del n  # the weights do not depend on n: the pads change nothing
-    return build_logspace_rnn(machine, n_max)
+def build_logspace_turing(machine: Machine, n_max: int, *, offset: int = 0, n_vocab: int = 1) -> LinearRNN:
+    """``verify.turing``'s builder interface: the Thm 4.1 RNN for every input of length <= ``n_max``
+    (prompts of n = 2^n_max tokens). ``offset`` is unused (no cell numbers appear in this CoT) and
+    the weights do not depend on n (the pads change nothing)."""
+    del offset
+    return build_logspace_rnn(machine, n_max, n_vocab=n_vocab)

@@ -26,8 +26,11 @@ Three blocks (the paper's five layers, merged where nothing depends on an earlie
                  gate:1 / gate:0; at b = C the RNN's output vector o (sign applied) in the tied
                  embedding coordinates, so the read-out is the RNN's own W_E o, or the prompt copy
 
-Claimed size: depth 3 (constant); heads 2 + 6 (constant: 2 in L2, 6 in L3, whatever C, d, p);
-width O(C + d); nonzero parameters O(C + d p), each of O(log(length)) bits (``size()``). CoT length
+Claimed size: depth 3 (constant); heads 2 + 6 (constant: 2 in L2, 6 in L3, whatever C, d, p; one
+fewer each if the circuit reads no varying input bit or has a constant output); residual width
+d + 2 + 23 + 2 (input coordinates read) + (output gates) + 2 (output coordinates) + d + 1 = O(C + d),
+d = the RNN's embedding width; FFN widths O(1), C + 3 + 3 (output gates) + 11, O(d + inputs);
+nonzero parameters O(C + d p), each of O(log(length)) bits (``size()``). CoT length
 (l + T - 1)(C + 1) for a prompt of l tokens and an RNN CoT of T tokens (answer included).
 Exact in float64 and hard attention; not meant for R_p (scores reach beta * length^2).
 """
@@ -232,8 +235,11 @@ def build_rnn_transformer(circuit: Circuit, max_len: int, *, beta: float | None 
 
 
 def claim(circuit: Circuit) -> dict:
-    """Depth 3 and 8 heads (one fewer for a circuit that reads no varying input bit, one fewer for a
-    constant output); the width grows with C, the heads do not."""
-    reads = any(s[0] == "coord" for s in _input_sources(circuit).values())
-    gathers = any(circuit.gates[g - 1][0] != "const" for row in circuit.output.values() for g in row)
-    return {"depth": 3, "heads_total": 6 + reads + gathers}
+    """Depth 3, 8 heads (one fewer for a circuit that reads no varying input bit, one fewer for a
+    constant output) and the residual width of the module docstring; the width grows with the
+    output gates and d, the heads do not."""
+    inputs = {s[1] for s in _input_sources(circuit).values() if s[0] == "coord"}
+    out_gates = {g for row in circuit.output.values() for g in row if circuit.gates[g - 1][0] != "const"}
+    d = len(circuit.vocab.coordinates)
+    width = (d + 2) + 23 + 2 * len(inputs) + len(out_gates) + 2 * len(circuit.output) + d + 1
+    return {"depth": 3, "heads_total": 6 + bool(inputs) + bool(out_gates), "width": width}

@@ -12,6 +12,7 @@ check the three agree).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from constructions.rnn.compile import compile_rnn
 from constructions.rnn.logspace_turing import build_logspace_rnn
@@ -52,3 +53,20 @@ def build_turing_transformer(machine: Machine, max_len: int) -> TuringChain:
     model = build_rnn_transformer(circuit, longest_sequence(circuit, machine, max_len))
     model.meta.update(task="turing", machine=machine.name, theorem="Thm 4.1 + Thm 4.8 (TM -> RNN -> circuit)")
     return TuringChain(machine, max_len, logspace.n_for(max_len), rnn, circuit, model)
+
+
+@lru_cache(maxsize=16)
+def chain_for(machine: Machine, max_len: int) -> TuringChain:
+    """The chain for a domain, built once (the compiled circuit fixes the reference traces)."""
+    return build_turing_transformer(machine, max_len)
+
+
+def build_transformer_turing(machine: Machine, n_max: int, *, offset: int = 0, n_vocab: int = 1) -> Transformer:
+    """``verify.turing``'s builder interface: the chain's Transformer for inputs up to ``n_max``."""
+    del offset, n_vocab  # no cell numbers in this CoT; the vocabulary is the circuit's plus gate bits
+    return chain_for(machine, n_max).transformer
+
+
+def transformer_reference(machine: Machine, word, *, max_len: int) -> list[str]:
+    """The Transformer's reference CoT for ``word`` in the domain "inputs up to ``max_len``"."""
+    return chain_for(machine, max_len).trace(word)

@@ -80,9 +80,9 @@ def test_claimed_size_depth_and_state():
         for L in (2, 3, 4, 5):
             model = build_logspace_rnn(machine, L)
             size = model.size()
-            want = claim(machine, tuple(model.meta["window"]))
+            want = claim(machine, tuple(model.meta["window"]), L)
             assert size["depth"] == want["depth"] == 4
-            assert size["state_dim"] == want["state_dim"]
+            assert size["state_dim"] == want["state_dim"] and size["width"] == want["width"]
             w = model.meta["window"][1] - model.meta["window"][0] + 1
             assert w <= L + 2  # these machines stay within the input and one cell on either side
 

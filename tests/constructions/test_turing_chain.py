@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from constructions.runtime.decode import teacher_force
-from constructions.transformer.rnn_turing import build_turing_transformer, longest_sequence
+from constructions.transformer.rnn_turing import (build_transformer_turing, build_turing_transformer, longest_sequence,
+                                                  transformer_reference)
 from theory import circuit as tc
 from theory.tasks import logspace as task
 from theory.tokens import NO, YES
@@ -59,3 +60,17 @@ def test_machines_up_to_length_3(name):
 @pytest.mark.parametrize("name", ["parity", "div3"])
 def test_machines_up_to_length_4(name):
     verify_chain(name, 4)
+
+
+def test_checker_interface():
+    """The functions a checker calls: builder(machine, n_max, offset=, n_vocab=) and the reference."""
+    machine = load_machine("div3")
+    model = build_transformer_turing(machine, 1, offset=0, n_vocab=1)
+    for word in task.words_up_to(machine, 1):
+        prompt = task.prompt(machine, word, task.n_for(1))
+        trace = transformer_reference(machine, word, max_len=1)
+        assert trace[-1] == (YES if run(machine, word).accepted else NO)
+        ids = model.vocab.ids(prompt + trace)[None]
+        check = np.zeros(ids.shape, dtype=bool)
+        check[0, len(prompt) - 1:-1] = True
+        assert teacher_force(model, ids, check).ok[0]
