@@ -306,7 +306,8 @@ class Compiler:
         self.materialize = set(materialize)
         self.gates = Gates(p)
         vocab = rnn.vocab
-        self.tokens = [vocab.id(t) for t in input_tokens] if input_tokens is not None else list(range(1, vocab.size + 1))
+        self.tokens = ([vocab.id(t) for t in input_tokens] if input_tokens is not None
+                       else list(range(1, vocab.size + 1)))
         self.is_number = np.array([vocab.is_number(t) for t in self.tokens])
         self._tok_cache: dict[bytes, tuple[list[int], Tab]] = {}
 
@@ -491,8 +492,8 @@ class Compiler:
             if lo != int(lo) or hi != int(hi) or lo > hi:
                 raise CompileError(f"state coordinate {nm!r}: range {[lo, hi]} is not an integer interval")
             enc = encode(np.arange(int(lo), int(hi) + 1, dtype=float), self.p)
-            wires = [K1 if np.all(enc[:, i] == 1) else K0 if np.all(enc[:, i] == 0) else self.gates.state(index[nm], i + 1)
-                     for i in range(self.p)]
+            wires = [K1 if np.all(enc[:, i] == 1) else K0 if np.all(enc[:, i] == 0)
+                     else self.gates.state(index[nm], i + 1) for i in range(self.p)]
             prev[nm] = self._decode(wires, lo, hi)
         next_state: dict[str, list[int]] = {}
 

@@ -35,7 +35,8 @@ range fixed by the window (``meta["ranges"]``), so R_p with p = ``meta["p"]`` is
 Claimed size (depends only on the machine, the window and L = max_len, not on n): depth 4 blocks;
 state Lambda = 2 + 2W + W B numbers (head, count, the two head-indicator registers, the tape), of
 which all but head and count hold one bit: O(W B + log W) = O(log n) bits; residual width
-(10 + |task tokens|) + (2 + 3W + L + 2WB + B) + 1; no attention; CoT T + 1 tokens for a run of T steps. The paper puts the tape in O(1) numbers of O(log n) bits; reading one digit of such a
+(10 + |task tokens|) + (2 + 3W + L + 2WB + B) + 1; no attention; CoT T + 1 tokens for a run of T steps.
+The paper puts the tape in O(1) numbers of O(log n) bits; reading one digit of such a
 number at a moving position is not an O(1)-width ReGLU operation, so we spend one number per tape
 bit (docs/rnn.md). Valid while the head stays in the window (``tape_window`` of the domain).
 """

@@ -96,7 +96,8 @@ def test_state_numbers_and_bits_against_log_n():
         lo, hi = model.meta["window"]
         w = hi - lo + 1
         ranges = model.meta["ranges"]
-        one_bit = [k for k, (a, b) in ranges.items() if (a, b) == (0, 1) and (k.startswith("tape") or k.startswith("h"))]
+        one_bit = [k for k, (a, b) in ranges.items()
+                   if (a, b) == (0, 1) and (k.startswith("tape") or k.startswith("h"))]
         assert len(one_bit) == w * bits + 2 * w
         assert w == L + 1  # palindrome: cells 1..L+1, i.e. m + 1 = log2 n + 1 cells
 

@@ -13,7 +13,6 @@ import pytest
 from constructions.runtime.decode import teacher_force
 from constructions.transformer.rnn_turing import (build_transformer_turing, build_turing_transformer, longest_sequence,
                                                   transformer_reference)
-from theory import circuit as tc
 from theory.tasks import logspace as task
 from theory.tokens import NO, YES
 from theory.turing import load_machine, run
