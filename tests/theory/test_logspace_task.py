@@ -26,6 +26,7 @@ def test_trace_is_one_step_token_per_step_then_the_verdict(inp):
     m = load_machine(name)
     r = run(m, word)
     trace = task.trace(m, word)
+    assert task.reference(m, word, offset=3) == trace
     assert len(trace) == r.steps + 1
     assert trace[-1] == (YES if r.accepted else NO)
     vocab = set(task.vocabulary(m))

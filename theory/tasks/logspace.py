@@ -125,3 +125,10 @@ def head_range(machine: Machine, words: Iterable[Sequence[str]], *,
 
 def longest_run(machine: Machine, words: Iterable[Sequence[str]], *, max_steps: int = DEFAULT_MAX_STEPS) -> int:
     return max((run(machine, w, max_steps=max_steps).steps for w in words), default=0)
+
+
+def reference(machine: Machine, word, *, offset: int = 0, max_steps: int = DEFAULT_MAX_STEPS) -> list[str]:
+    """:func:`trace` with ``verify.turing``'s reference signature (``offset`` is unused: this CoT
+    names no cells)."""
+    del offset
+    return trace(machine, word, max_steps=max_steps)
