@@ -149,8 +149,8 @@ def fig_families(out: str, quick: bool = False, show: bool = False) -> list[str]
         ax.set_xlabel("vertices n")
         ax.set_ylabel("CoT tokens (max over 8 trees)")
         ax.set_title("IsTree chain of thought")
-        # equal values nest instead of hiding each other: Transformer largest, hybrid smallest marker
-        size_of = {kind: ms for kind, ms in zip(kinds, (6.5, 5, 3.5))}
+        # equal values nest instead of hiding each other: the first family's markers largest
+        size_of = {kind: 6.5 - 3.5 * i / max(len(kinds) - 1, 1) for i, kind in enumerate(kinds)}
         for ax, task in ((axes[1], "istree"), (axes[2], "index")):
             log2_axes(ax)
             for i, kind in enumerate(kinds):

@@ -266,3 +266,68 @@ def unique_match_head(layout: Layout, *, key: Quantity, query: Quantity, values:
     for src, dst in values.items():
         spec.value(src, dst)
     return spec.build()
+
+
+# -- position-keyed heads (used by Thm 4.8's RNN simulator) -------------------------------------------
+def position_head(layout: Layout, *, target: Form, values: dict[str, str], beta: float, pos: str = "pos",
+                  pos_sq: str = "pos_sq", one: str = "one", name: str = "Match position") -> Head:
+    """Copy ``values`` from position t(k), a linear form of the query's residual (integer, 1 <= t <= k).
+
+    Match (Lemma C.15) with the position as the key: keys are distinct, so the match is unique and
+    no sink is needed; equivalently COPY (Lemma C.13) with a per-query offset k - t(k).
+    score(k', k) = beta (2 t k' - k'^2) = beta (t^2 - (t - k')^2): the t^2 term is the same for every
+    key and is dropped. It peaks at k' = t, every other key is at least beta lower (gap 1). A
+    non-integer t (a float rounding of an integer) moves the peak nowhere while |t - round(t)| < 1/2.
+    """
+    spec = HeadSpec(layout, name)
+    spec.term(key={pos: 1.0}, query=scaled(target, 2.0 * beta))
+    spec.term(key={pos_sq: 1.0}, query={one: -beta})
+    _values(spec, values)
+    return spec.build()
+
+
+def latest_head(layout: Layout, *, flag: Form, values: dict[str, str], length: int, beta: float,
+                pos: str = "pos", one: str = "one", name: str = "MatchClose flag=0") -> Head:
+    """Copy ``values`` from the latest position k' <= k whose 0/1 ``flag`` is 0 (one must exist).
+
+    MatchClose (Lemma C.16) with a single 0/1 key and query 0, and a position penalty linear in k':
+    score = beta (k' - M flag(k')), M = length + 1. Unflagged keys score beta k' >= beta, flagged
+    ones beta (k' - M) < 0; the latest unflagged key wins by beta (gap 1).
+    """
+    spec = HeadSpec(layout, name)
+    spec.term(key=added({pos: 1.0}, scaled(flag, -float(length + 1))), query={one: beta})
+    _values(spec, values)
+    return spec.build()
+
+
+def earliest_head(layout: Layout, *, flag: Form, values: dict[str, str], length: int, beta: float,
+                  pos: str = "pos", one: str = "one", name: str = "Match flag=1") -> Head:
+    """Copy ``values`` from the earliest position k' <= k whose 0/1 ``flag`` is 1, else position 1.
+
+    Match (Lemma C.15, first occurrence) with a single 0/1 key and a linear position penalty:
+    score = beta (M flag(k') - k'), M = length + 1. Flagged keys score >= beta (M - k) > 0 and the
+    earliest wins by beta; with none flagged every key scores -beta k' and position 1 wins (the sink).
+    """
+    spec = HeadSpec(layout, name)
+    spec.term(key=added({pos: -1.0}, scaled(flag, float(length + 1))), query={one: beta})
+    _values(spec, values)
+    return spec.build()
+
+
+def mean_head(layout: Layout, *, key: Quantity, query: Quantity, values: list[tuple[str, str, float]],
+              beta: float, one: str = "one", name: str = "Mean") -> Head:
+    """``dst += coef * (average of src)`` for each ``(src, dst, coef)`` in ``values``, the average taken
+    uniformly over the positions k' <= k with a(k') = b(k) (integers; at least one must match).
+
+    COUNT (Lemma C.14) without the sink: score = -beta (a - b)^2 = beta (-a^2 + 2 a b) - beta b^2, and
+    the last term is the same for every key. Matches score -beta b^2, mismatches at least beta lower
+    (gap 1), so the softmax is uniform over the matches.
+    """
+    spec = HeadSpec(layout, name)
+    spec.term(key=key.square, query={one: -beta})
+    spec.term(key=key.value, query=scaled(query.value, 2.0 * beta))
+    if not values:
+        raise ValueError(f"head {name} copies nothing: give at least one (src, dst, coef) value")
+    for src, dst, c in values:
+        spec.value(src, dst, c)
+    return spec.build()

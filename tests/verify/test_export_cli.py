@@ -92,12 +92,12 @@ def test_transformer_lens_export_with_check(interp, tmp_path, capsys):
     assert main(["--construction", "istree", "--n", "5", "--format", "transformer-lens", "--out", str(out),
                  "--check", "--instances", "all", "--no-progress", "--json", str(cert)]) == 0
     text = capsys.readouterr().out
-    assert "max logit difference" in text and "parity: OK" in text and "210 of 210 instances" in text
+    assert "max logit difference" in text and "parity: OK" in text and "2,210 of 2,210 instances" in text
     side = json.loads((tmp_path / "m.json").read_text())
     model = registry.get("istree", "transformer").build(IstreeTask(5))
     assert side["weights_sha256"] == model_io.weights_sha256(model)
     assert side["residual_names"] == list(model.layout.names) + ["export:one"]
-    assert side["check"]["passed"] and side["check"]["instances_compared"] == 210
+    assert side["check"]["passed"] and side["check"]["instances_compared"] == 2210
     assert side["heads"][4] == ["NEXT", "NEXT2"]
     assert json.loads(cert.read_text())["verified"]
     from constructions.export import from_transformer_lens, load

@@ -12,6 +12,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
+from constructions import registry
 from verify import bounds as V  # noqa: E402
 from verify import compare, figures  # noqa: E402
 
@@ -137,7 +138,7 @@ def test_families_csv_equals_verify_compare(quick_dir):
         if r["kind"] != "istree" and r["task"] != "istree":  # same seeded samples: same longest sequence
             assert (int(m["longest_sequence"]), int(m["kv_cache_bits"])) == (r["longest_sequence"], r["kv_cache_bits"])
         checked += 1
-    assert checked == 15
+    assert checked == sum(1 for c in registry.CATALOGUE if c.task.name != "turing") >= 15
 
 
 def test_a_registered_figure_runs_with_no_other_change(tmp_path):

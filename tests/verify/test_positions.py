@@ -54,7 +54,7 @@ CASES = [
      _zero_units(3, "g10->")),
     ("index", "transformer", retrieval.main, ["--task", "index", "--n", "5"], lambda: registry.task_class("index")(5),
      _zero("block1.head0.W_V")),
-    ("counting", "rag", retrieval.main, ["--task", "counting", "--n", "4", "--model", "rag"],
+    ("counting", "rag-unary", retrieval.main, ["--task", "counting", "--n", "4", "--model", "rag-unary"],
      lambda: registry.task_class("counting")(4), _zero_units(1, "o>=3:R(z)")),
     ("ar", "hybrid", retrieval.main, ["--task", "ar", "--n", "5", "--model", "hybrid"],
      lambda: registry.task_class("ar")(5), _zero("rnn.block0.unit.A")),
