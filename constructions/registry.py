@@ -63,6 +63,7 @@ class Construction:
     checker: str                              # the command that checks it (N, L: the size)
     retrieval: bool = False                   # the regex retriever supplies the tokens after <EndSearch>
     sizes: tuple[int, ...] = (6, 12, 24)      # sizes at which the catalogue test builds and compares
+    prompt: Callable[[Task, Any], list] | None = None  # the construction's own input format, if not the task's
 
     @property
     def name(self) -> str:

@@ -45,6 +45,7 @@ from verify import cli
 MAX_FAILURES_KEPT = 20
 TOKEN_BUDGET = 24_000   # tokens per forward batch: bounds the (rows, L, L) attention and (rows, L, w) FFN arrays
 MAX_ROWS = 256          # rows per forward batch (cache-sized attention arrays)
+ATTENTION_BUDGET = 4_000_000  # attention entries (rows x L x L) per batch: long chains of thought stay in memory
 CONTEXT_SHOWN = 30      # reference tokens shown before a failing position
 
 POSITION_CONVENTION = ("1-based index, in prompt + chain of thought + answer, of the token the model "
@@ -80,10 +81,22 @@ def check_vocabulary(task: Task, model) -> None:
                          f"not extend the task's (numbers 1..{tv.n}, specials {list(tv.extra)})")
 
 
+def prompt_ids(construction: Construction, task: Task, chunk: Chunk, vocab) -> tuple[np.ndarray, np.ndarray]:
+    """The chunk's prompts (the task's, or the construction's own input format) as padded ids."""
+    if construction.prompt is None:
+        return task.prompt_ids(chunk, vocab)
+    rows = [vocab.ids(construction.prompt(task, task.instance(chunk, r))) for r in range(len(chunk))]
+    lengths = np.array([len(r) for r in rows], dtype=np.int64)
+    ids = np.zeros((len(rows), int(lengths.max()) if rows else 1), dtype=np.int64)
+    for r, row in enumerate(rows):
+        ids[r, :len(row)] = row
+    return ids, lengths
+
+
 def build_sequences(construction: Construction, task: Task, model, chunk: Chunk) -> Sequences:
     """Prompt + reference (or the answer alone, for a construction without CoT) for every instance."""
     vocab = model.vocab
-    prompt, plen = task.prompt_ids(chunk, vocab)
+    prompt, plen = prompt_ids(construction, task, chunk, vocab)
     answers = task.answer_ids(chunk, vocab)
     rows = len(chunk)
     problems: list[str | None] = [None] * rows
@@ -163,13 +176,17 @@ class Outcome:
 
 
 def batches(lengths: np.ndarray) -> list[np.ndarray]:
-    """Rows sorted by length, cut into batches of at most max(1, TOKEN_BUDGET // L) (<= MAX_ROWS) rows,
-    where L is the batch's longest row; rows of one length stay together, so padding is rare."""
+    """Rows sorted by length, cut into batches of at most MAX_ROWS rows whose tokens (rows x L) stay
+    within TOKEN_BUDGET and whose attention entries (rows x L^2) within ATTENTION_BUDGET, where L is
+    the batch's longest row; rows of one length stay together, so padding is rare."""
     order = np.argsort(lengths, kind="stable")
     out, i = [], 0
     while i < len(order):
         j = i + 1
-        while j < len(order) and j - i < MAX_ROWS and (j - i + 1) * int(lengths[order[j]]) <= TOKEN_BUDGET:
+        while j < len(order) and j - i < MAX_ROWS:
+            longest = int(lengths[order[j]])
+            if (j - i + 1) * longest > TOKEN_BUDGET or (j - i + 1) * longest * longest > ATTENTION_BUDGET:
+                break
             j += 1
         out.append(order[i:j])
         i = j
@@ -383,7 +400,7 @@ def decode_one(construction: Construction, task: Task, model, instance, mode: Mo
     """Decode greedily from the prompt until a token of the answer set (Sec 3, App. A.4), with the real
     retriever for RAG models; compare with the reference and the task's answer."""
     vocab = model.vocab
-    prompt = task.prompt(instance)
+    prompt = construction.prompt(task, instance) if construction.prompt else task.prompt(instance)
     answer = task.solve(instance)
     reference = [str(t) for t in (construction.reference(task, instance) if construction.reference
                                   else [answer])]
