@@ -22,7 +22,7 @@ from math import comb, factorial
 import networkx as nx
 import numpy as np
 
-from theory.tasks.base import Domain, ListPart, Task
+from theory.tasks.base import Chunk, Domain, ListPart, Task
 from theory.tokens import BOS, NO, SEP, TILDE, YES, Vocab
 
 Edge = tuple[int, int]
@@ -233,6 +233,16 @@ def hard_instance(n: int, x, k: int) -> list[Edge]:
 FAMILIES = ("uniform", "hard", "binary", "random")
 
 
+def _edge_array(instances) -> np.ndarray | None:
+    """The instances as one (G, m, 2) int array, or None when their edge counts differ."""
+    if len(instances) == 0:
+        return np.zeros((0, 0, 2), dtype=np.int64)
+    m = len(instances[0])
+    if any(len(e) != m for e in instances):
+        return None
+    return np.array(instances, dtype=np.int64).reshape(len(instances), m, 2)
+
+
 # -- the Task shape (theory.tasks.base) ---------------------------------------------------------------
 CHUNK = 4096  # graphs per chunk; the seeded edge orders are drawn per chunk, so this fixes the domain
 
@@ -266,6 +276,39 @@ class IstreeTask(Task):
 
     def describe_instance(self, instance) -> dict:
         return {"edges": [list(e) for e in instance]}
+
+    # -- chunk-level views (the checker's hot path): the same ids and answers as the per-instance
+    # -- prompt() and solve(), built with array operations and one reused networkx graph
+    def prompt_ids(self, chunk: Chunk, vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
+        edges = _edge_array(chunk.instances)
+        if edges is None or (edges.size and (edges.min() < 1 or edges.max() > min(self.n, vocab.n))):
+            return super().prompt_ids(chunk, vocab)  # ragged or out of range: the checked per-instance path
+        rows, m = edges.shape[:2]
+        ids = np.empty((rows, 3 * m + 2), dtype=np.int64)
+        ids[:, 0] = vocab.id(BOS)
+        ids[:, 1:-1:3] = edges[:, :, 0]  # number tokens have ids 1..n
+        ids[:, 2:-1:3] = vocab.id(TILDE)
+        ids[:, 3:-1:3] = edges[:, :, 1]
+        ids[:, -1] = vocab.id(SEP)
+        return ids, np.full(rows, 3 * m + 2, dtype=np.int64)
+
+    def answer_ids(self, chunk: Chunk, vocab: Vocab) -> np.ndarray:
+        """``networkx.is_tree`` of every graph, as YES/NO ids. One graph on vertices 1..n is reused:
+        each instance's edges are added, the graph is tested, and the same edges removed again."""
+        yes, no = vocab.id(YES), vocab.id(NO)
+        g = nx.Graph()
+        g.add_nodes_from(range(1, self.n + 1))
+        out = np.empty(len(chunk), dtype=np.int64)
+        for r in range(len(chunk)):
+            edges = self.instance(chunk, r)
+            g.add_edges_from(edges)
+            if g.number_of_nodes() != self.n:
+                raise ValueError(f"graph {r} of the chunk has a vertex outside 1..{self.n}")
+            out[r] = yes if nx.is_tree(g) else no
+            g.remove_edges_from(edges)
+        if g.number_of_edges():  # every edge added was removed: no graph saw another's edges
+            raise RuntimeError("the reused networkx graph kept edges between instances")
+        return out
 
     def max_length(self) -> int:
         """Longest prompt (every edge) plus the longest Transformer chain of thought."""
