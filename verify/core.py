@@ -26,7 +26,6 @@ first-failure trace, the run over a domain with shards and worker processes (:fu
 
 from __future__ import annotations
 
-import multiprocessing as mp
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
@@ -40,7 +39,7 @@ from constructions.runtime.decode import greedy, retrieval_positions, teacher_fo
 from constructions.runtime.retrieve import Retriever
 from theory.precision import P_MAX
 from theory.tasks.base import Chunk, Domain, Task
-from verify import cli
+from verify import cli, engine
 
 MAX_FAILURES_KEPT = 20
 TOKEN_BUDGET = 24_000   # tokens per forward batch: bounds the (rows, L, L) attention and (rows, L, w) FFN arrays
@@ -165,9 +164,10 @@ def teacher_force_all(model, seqs: Sequences, mode: Mode = FLOAT64) -> Outcome:
     bad_at = np.full(n, -1, dtype=np.int64)
     got = np.zeros(n, dtype=np.int64)
     expected = np.zeros(n, dtype=np.int64)
+    prepared = model.prepare(mode) if hasattr(model, "prepare") else None  # once per chunk
     for rows in batches(seqs.lengths):
         width = int(seqs.lengths[rows].max())
-        result = teacher_force(model, seqs.ids[rows, :width], check_mask(seqs, rows, width), mode)
+        result = teacher_force(model, seqs.ids[rows, :width], check_mask(seqs, rows, width), mode, prepared)
         bad = result.first_bad
         ok[rows] &= result.ok
         bad_at[rows] = bad
@@ -270,13 +270,12 @@ def check(construction: Construction, task: Task, model, instances, mode: Mode =
 
 
 # -- a whole domain -------------------------------------------------------------------------------------
-_WORKER: tuple | None = None
-
-
-def _work(args) -> ChunkResult:
-    c, mode = args
-    construction, task, model, domain = _WORKER
-    return check_chunk(construction, task, model, domain.chunk(c)[1], mode)
+def check_domain_chunk(context: tuple, c: int) -> ChunkResult:
+    """Chunk ``c`` of the domain in ``context = (construction, task, model, domain, mode)``: one engine
+    task (verify/engine.py), run in this process or on a Dask worker, one BLAS thread either way."""
+    construction, task, model, domain, mode = context
+    with cli.single_threaded_blas():
+        return check_chunk(construction, task, model, domain.chunk(c)[1], mode)
 
 
 def shard_chunks(domain: Domain, shard: tuple[int, int]) -> list[int]:
@@ -284,29 +283,26 @@ def shard_chunks(domain: Domain, shard: tuple[int, int]) -> list[int]:
 
 
 def run(construction: Construction, task: Task, model, domain: Domain, mode: Mode = FLOAT64, *,
-        shard: tuple[int, int] = (0, 1), workers: int = 1, progress: bool = True, desc: str = "") -> ChunkResult:
-    """Check the shard's chunks of the domain, on ``workers`` forked processes when there are several."""
-    global _WORKER
+        shard: tuple[int, int] = (0, 1), workers: int = 1, scheduler: str | None = None,
+        progress: bool = True, desc: str = "") -> ChunkResult:
+    """Check the shard's chunks of the domain: in this process (``workers=1``), on a local Dask
+    cluster of ``workers`` processes, or on the Dask cluster at ``scheduler`` (verify/engine.py).
+    One progress bar counts instances over all chunks; every chunk is merged exactly once."""
     check_vocabulary(task, model)
     chunks = shard_chunks(domain, shard)
     total = ChunkResult()
-    bar = cli.progress(sum(domain.chunk_size_of(c) for c in chunks), desc or construction.name,
-                       disable=not progress)
-    _WORKER = (construction, task, model, domain)
-    jobs = [(c, mode) for c in chunks]
+    size = sum(domain.chunk_size_of(c) for c in chunks)
+    bar = cli.progress(size, desc or construction.name, disable=not progress)
+
+    def merge(c: int, res: ChunkResult) -> None:
+        total.add(res)
+        bar.update(res.checked)
+
     try:
-        if workers > 1 and len(jobs) > 1:
-            with mp.get_context("fork").Pool(workers) as pool:
-                for res in pool.imap(_work, jobs):
-                    total.add(res)
-                    bar.update(res.checked)
-        else:
-            for job in jobs:
-                res = _work(job)
-                total.add(res)
-                bar.update(res.checked)
+        engine.run_chunks(check_domain_chunk, (construction, task, model, domain, mode), chunks,
+                          on_result=merge, workers=workers, scheduler=scheduler, name=task.name or "chunk",
+                          instances=size)
     finally:
-        _WORKER = None
         bar.close()
     return total
 
