@@ -43,7 +43,7 @@ from verify import cli, engine
 
 MAX_FAILURES_KEPT = 20
 TOKEN_BUDGET = 24_000   # tokens per forward batch: bounds the (rows, L, L) attention and (rows, L, w) FFN arrays
-MAX_ROWS = 256          # rows per forward batch (cache-sized attention arrays)
+MAX_ROWS = 128          # rows per forward batch (cache-sized attention arrays; fastest on the IsTree check)
 CONTEXT_SHOWN = 30      # reference tokens shown before a failing position
 
 POSITION_CONVENTION = ("1-based index, in prompt + chain of thought + answer, of the token the model "
@@ -91,10 +91,11 @@ def build_sequences(construction: Construction, task: Task, model, chunk: Chunk)
         ids[np.arange(rows), plen] = answers
         return Sequences(ids, plen + 1, plen - 1, None, problems)
     cots = []
+    token_ids = _TokenIds(vocab)
     for r in range(rows):
         ref = construction.reference(task, task.instance(chunk, r))
         try:
-            cot = vocab.ids(ref)
+            cot = token_ids(ref)
         except ValueError as exc:
             raise ValueError(f"{construction.name}: the reference uses a token outside the model's "
                              f"vocabulary ({exc})") from None
@@ -102,11 +103,14 @@ def build_sequences(construction: Construction, task: Task, model, chunk: Chunk)
             problems[r] = (f"the reference answer {vocab.token(cot[-1])} differs from the task's solver "
                            f"({vocab.token(answers[r])})")
         cots.append(cot)
-    lengths = plen + np.array([len(c) for c in cots], dtype=np.int64)
+    cot_lengths = np.array([len(c) for c in cots], dtype=np.int64)
+    lengths = plen + cot_lengths
     ids = np.zeros((rows, int(lengths.max()) if rows else 1), dtype=np.int64)
-    for r, cot in enumerate(cots):
-        ids[r, : plen[r]] = prompt[r, : plen[r]]
-        ids[r, plen[r]: lengths[r]] = cot
+    width = min(ids.shape[1], prompt.shape[1])  # each prompt, then its reference right after it
+    ids[:, :width] = np.where(np.arange(width) < plen[:, None], prompt[:, :width], 0)
+    if rows:
+        at = np.repeat(plen - np.cumsum(cot_lengths) + cot_lengths, cot_lengths) + np.arange(cot_lengths.sum())
+        ids[np.repeat(np.arange(rows), cot_lengths), at] = np.concatenate(cots)
     supplied = None
     if construction.retrieval:
         retriever = Retriever(vocab)
@@ -117,6 +121,23 @@ def build_sequences(construction: Construction, task: Task, model, chunk: Chunk)
             if found and problems[r] is None:
                 problems[r] = "the retriever disagrees with the reference: " + found[0]
     return Sequences(ids, lengths, plen - 1, supplied, problems)
+
+
+class _TokenIds:
+    """``vocab.ids`` with each distinct token looked up once (the same ids and errors)."""
+
+    def __init__(self, vocab):
+        self.vocab, self.known = vocab, {}
+
+    def __call__(self, tokens) -> np.ndarray:
+        known, out = self.known, []
+        for t in tokens:
+            key = (t.__class__, t)
+            i = known.get(key)
+            if i is None:
+                i = known[key] = self.vocab.id(t)
+            out.append(i)
+        return np.array(out, dtype=np.int64)
 
 
 # -- teacher forcing ----------------------------------------------------------------------------------
@@ -255,10 +276,15 @@ def check_chunk(construction: Construction, task: Task, model, chunk: Chunk, mod
     records = [failure_record(task, model, chunk, r, seqs, out, mode) for _, _, r in fails[:MAX_FAILURES_KEPT]]
     last = seqs.ids[np.arange(len(seqs)), seqs.lengths - 1]
     cot = seqs.lengths - seqs.starts - 2  # tokens after the prompt, before the answer
-    longest: dict = {}
-    for plen, length, key in zip((seqs.starts + 1).tolist(), seqs.lengths.tolist(), chunk.keys.tolist()):
-        longest[plen] = max(longest.get(plen, (length, key)), (length, key))
-    return ChunkResult(len(seqs), len(bad), records, Counter(model.vocab.tokens(last)),
+    longest: dict = {}  # per prompt length, the largest (sequence length, instance key)
+    plens = seqs.starts + 1
+    order = np.lexsort((chunk.keys, seqs.lengths, plens))
+    ends = np.flatnonzero(np.r_[plens[order][1:] != plens[order][:-1], True]) if len(seqs) else []
+    for i in order[ends]:
+        longest[int(plens[i])] = (int(seqs.lengths[i]), int(chunk.keys[i]))
+    answer_ids, counts = np.unique(last, return_counts=True)
+    answers = Counter(dict(zip(model.vocab.tokens(answer_ids), counts.tolist())))
+    return ChunkResult(len(seqs), len(bad), records, answers,
                        int(cot.max()) if len(seqs) else 0, int(cot.sum()), int(seqs.lengths.sum()),
                        int(seqs.lengths.max()) if len(seqs) else 0, longest)
 

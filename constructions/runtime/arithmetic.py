@@ -176,7 +176,7 @@ def _softmax_float64(d: np.ndarray) -> np.ndarray:
     drop = d <= -700.0  # NaN stays NaN (not dropped), as before
     np.maximum(d, -700.0, out=d)
     np.exp(d, out=d)
-    d[drop] = 0.0
+    np.copyto(d, 0.0, where=drop)
     d /= d.sum(axis=-1, keepdims=True)
     return d
 

@@ -132,8 +132,9 @@ class Transformer:
         if ids.size and (ids.min() < 0 or ids.max() > self.vocab.size):
             raise ValueError(f"token ids must lie in 0..{self.vocab.size}")
         e = self.vocab.embedding_matrix()
-        x = np.zeros(ids.shape + (self.d,))
-        x[..., : e.shape[1]] = e[ids]
+        table = np.zeros((e.shape[0], self.d))  # each token's whole residual row: one gather per position
+        table[:, : e.shape[1]] = e
+        x = table[ids]
         x[..., self.layout["pos"]] = np.arange(1, ids.shape[1] + 1)
         return mode.round(x)
 
@@ -268,6 +269,17 @@ def _span(idx: np.ndarray):
     return idx
 
 
+def _runs(idx) -> list[tuple[slice, slice]]:
+    """The runs of consecutive coordinates in ``idx``: (coordinates, positions in idx) as slices."""
+    if isinstance(idx, slice):
+        return [(idx, slice(0, idx.stop - idx.start))]
+    if len(idx) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+    bounds = [0, *breaks.tolist(), len(idx)]
+    return [(slice(int(idx[a]), int(idx[b - 1]) + 1), slice(a, b)) for a, b in zip(bounds, bounds[1:])]
+
+
 @dataclass(frozen=True)
 class PreparedHead:
     """A head's weights as :func:`project` uses them: the coordinates it reads and writes and its
@@ -279,12 +291,13 @@ class PreparedHead:
     v_cols: Any
     v_rows: Any
     wv: np.ndarray
+    v_runs: list
 
     @classmethod
     def of(cls, head: Head, scale: float, mode: Mode) -> "PreparedHead":
         cols, wq, wk, v_cols, v_rows, wv = head.sparse()
         return cls(_span(cols), mode.round(wq * scale), mode.round(wk), _span(v_cols), _span(v_rows),
-                   mode.round(wv))  # parameters are p-bit numbers
+                   mode.round(wv), _runs(v_rows))  # parameters are p-bit numbers
 
 
 @dataclass(frozen=True)
@@ -299,12 +312,13 @@ class PreparedFFN:
     rows: Any
     w3: np.ndarray
     b3: np.ndarray
+    runs: list
 
     @classmethod
     def of(cls, ffn: FFN, mode: Mode) -> "PreparedFFN":
         cols, w1, w2, rows, w3, b3 = ffn.sparse()
         w1, w2, w3, b1, b2, b3 = (mode.round(a) for a in (w1, w2, w3, ffn.b_1, ffn.b_2, b3))
-        return cls(_span(cols), w1, b1, w2, b2, _span(rows), w3, b3)
+        return cls(_span(cols), w1, b1, w2, b2, _span(rows), w3, b3, _runs(rows))
 
 
 @dataclass(frozen=True)
@@ -343,7 +357,7 @@ def block_forward(block: Block, x: np.ndarray, causal: np.ndarray, scale: float,
     for head, f, (q, k, v), prep in zip(block.heads, heads_full, projected, heads):
         s = 0 if f else rows_from
         a, w = mode.attend(q, k, v, causal[s:], keep_weights)
-        _add_into(x[:, s:], prep.v_rows, a, mode)
+        _add_into(x[:, s:], prep.v_rows, a, mode, prep.v_runs)
         if keep_weights:
             weights[head.name] = w
     if ffn is not None:
@@ -353,13 +367,15 @@ def block_forward(block: Block, x: np.ndarray, causal: np.ndarray, scale: float,
     return x, weights
 
 
-def _add_into(out: np.ndarray, idx, a: np.ndarray, mode: Mode) -> None:
-    """``out[..., idx] = ROUND(out[..., idx] + a)``; in place on a view when ``idx`` is a slice."""
-    if isinstance(idx, slice) and mode.name != "rp":
-        view = out[..., idx]
-        np.add(view, a, out=view)  # the same sum, rounded once, as out + a
-    else:
+def _add_into(out: np.ndarray, idx, a: np.ndarray, mode: Mode, runs=None) -> None:
+    """``out[..., idx] = ROUND(out[..., idx] + a)``. float64 and hard: in place, one view per run of
+    consecutive coordinates (``runs``: :func:`_runs` of idx; the same sums, rounded once, as out + a)."""
+    if mode.name == "rp":
         out[..., idx] = mode.add(out[..., idx], a)
+        return
+    for coords, part in runs if runs is not None else _runs(idx):
+        view = out[..., coords]
+        np.add(view, a[..., part], out=view)
 
 
 def project(head: PreparedHead, x: np.ndarray, mode: Mode, rows_from: int = 0):
@@ -377,7 +393,7 @@ def attend(head: Head, x: np.ndarray, causal: np.ndarray, scale: float, mode: Mo
     prep = PreparedHead.of(head, scale, mode)
     q, k, v = project(prep, x, mode)
     a, w = mode.attend(q, k, v, causal, keep_weights)
-    _add_into(out, prep.v_rows, a, mode)
+    _add_into(out, prep.v_rows, a, mode, prep.v_runs)
     return w if keep_weights else None
 
 
@@ -389,4 +405,4 @@ def ffn_forward(ffn, x: np.ndarray, mode: Mode, out: np.ndarray) -> None:
     gate = mode.relu(mode.add(mode.matmul(xs, p.w1), p.b1))
     lin = mode.add(mode.matmul(xs, p.w2), p.b2)
     hidden = mode.mul(gate, lin)
-    _add_into(out, p.rows, mode.add(mode.matmul(hidden, p.w3), p.b3), mode)
+    _add_into(out, p.rows, mode.add(mode.matmul(hidden, p.w3), p.b3), mode, p.runs)

@@ -146,3 +146,22 @@ def test_every_coordinate_of_the_checked_rows_equals_the_previous_pass():
             x = _old_block(block, x, causal, model.scale, FLOAT64)
         assert np.array_equal(model.forward(ids), x)
         assert np.array_equal(model.forward(ids, rows_from=start), x[:, start:])
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_weights_and_a_silent_head(seed):
+    """Random dense weights (every coordinate read and written, runs of any shape) and a head whose
+    W_V is zero: the same residual as the previous pass, at every row and from any row on."""
+    from tests.constructions.test_runtime import random_transformer
+
+    rng = np.random.default_rng(seed)
+    model = random_transformer(rng, heads=3, blocks=3)
+    model.blocks[1].heads[2].W_V[:] = 0.0
+    ids = rng.integers(1, model.vocab.size + 1, size=(5, 9))
+    for mode in (FLOAT64, HARD):
+        x = model.embed(ids)
+        causal = np.tril(np.ones((9, 9), dtype=bool))
+        for block in model.blocks:
+            x = _old_block(block, x, causal, model.scale, mode)
+        assert np.array_equal(model.forward(ids, mode), x)
+        assert np.array_equal(model.forward(ids, mode, rows_from=4), x[:, 4:])

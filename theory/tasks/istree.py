@@ -85,12 +85,15 @@ def prompt_tokens(edges: list[Edge]) -> list:
 # -- reference ------------------------------------------------------------------------------------
 def reference_trace(n: int, edges: list[Edge]) -> list:
     """The chain of thought after ``<sep>``: DFS tour vertices, then YES or NO (see module docstring)."""
-    incident: dict[int, list[int]] = {v: [] for v in range(1, n + 1)}
+    incident: list[list[int]] = [[] for _ in range(n + 1)]  # incident[v]: v's neighbours in input order
     for u, v in edges:
+        if not (0 < u <= n and 0 < v <= n):
+            raise ValueError(f"edge {u}-{v} has a vertex outside 1..{n}")
         incident[u].append(v)
         incident[v].append(u)
-    parent = {1: 0}
-    pointer = dict.fromkeys(incident, 0)
+    parent = [-1] * (n + 1)  # -1: not visited; the root's parent is 0
+    parent[1] = 0
+    pointer = [0] * (n + 1)  # next incident edge to scan
     cur, tour = 1, [1]
     while True:
         adj, i = incident[cur], pointer[cur]
@@ -99,7 +102,7 @@ def reference_trace(n: int, edges: list[Edge]) -> list:
         if i < len(adj):
             u = adj[i]
             pointer[cur] = i + 1
-            if u in parent:
+            if parent[u] >= 0:
                 return tour + [NO]
             parent[u] = cur
             tour.append(u)
