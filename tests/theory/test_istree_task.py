@@ -150,3 +150,18 @@ def test_chunk_prompts_of_mixed_sizes_fall_back_to_the_per_instance_path():
     ref_ids, ref_lengths = Task.prompt_ids(t, chunk, vocab)
     assert np.array_equal(ids, ref_ids) and np.array_equal(lengths, ref_lengths)
     assert t.answer_ids(chunk, vocab).tolist() == [vocab.id(NO), vocab.id(YES), vocab.id(NO)]
+
+
+def test_graphs_are_found_from_their_rank_as_itertools_lists_them():
+    """enumerate_graphs unranks (no enumeration before start): the same rows as itertools, at every
+    edge count up to n = 6 and at chunk boundaries anywhere in the order."""
+    from math import comb
+
+    for n in range(2, 7):
+        for m in range(comb(n, 2) + 1):
+            listed = np.array(list(itertools.combinations(range(comb(n, 2)), m)), dtype=np.int64)
+            listed = listed.reshape(len(listed), m)
+            assert np.array_equal(task.enumerate_graphs(n, m), listed)
+            total = len(listed)
+            for a, b in [(0, 1), (total // 3, total // 2 + 1), (total - 1, total), (total, total)]:
+                assert np.array_equal(task.enumerate_graphs(n, m, a, b), listed[a:b])

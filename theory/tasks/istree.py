@@ -154,12 +154,35 @@ def count_graphs(n: int, m: int) -> int:
 
 
 def enumerate_graphs(n: int, m: int, start: int = 0, stop: int | None = None) -> np.ndarray:
-    """Graphs ``start..stop-1`` (lexicographic order of edge sets) with m edges: an (G, m) array of pair indices."""
+    """Graphs ``start..stop-1`` (lexicographic order of edge sets) with m edges: an (G, m) array of pair indices.
+
+    Each graph is found from its rank directly (the combinatorial number system), so chunk c of a
+    large domain costs the same as chunk 0: nothing before ``start`` is enumerated.
+    """
     total = count_graphs(n, m)
     stop = total if stop is None else min(stop, total)
-    combos = itertools.islice(itertools.combinations(range(comb(n, 2)), m), start, stop)
-    flat = np.fromiter(itertools.chain.from_iterable(combos), dtype=np.int64, count=(stop - start) * m)
-    return flat.reshape(stop - start, m)
+    start = min(max(start, 0), stop)
+    return unrank_combinations(comb(n, 2), m, np.arange(start, stop, dtype=np.int64))
+
+
+def unrank_combinations(pool: int, m: int, ranks: np.ndarray) -> np.ndarray:
+    """The m-subsets of ``range(pool)`` at the given lexicographic ranks (as ``itertools.combinations``
+    lists them), one sorted row per rank. Position by position, every candidate element x is tried in
+    increasing order: the subsets that continue with x number C(pool - 1 - x, m - 1 - i)."""
+    ranks = np.asarray(ranks, dtype=np.int64).copy()
+    out = np.zeros((len(ranks), m), dtype=np.int64)
+    prev = np.full(len(ranks), -1, dtype=np.int64)
+    for i in range(m):
+        found = np.zeros(len(ranks), dtype=bool)
+        for x in range(pool):
+            count = comb(pool - 1 - x, m - 1 - i)
+            open_ = ~found & (x > prev)
+            take = open_ & (ranks < count)
+            out[take, i] = x
+            found |= take
+            ranks[open_ & ~take] -= count
+        prev = out[:, i]
+    return out
 
 
 def shuffle_orders(graphs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -362,5 +385,7 @@ class IstreeTask(Task):
         else:
             rows = enumerate_graphs(self.n, m, start, stop)
             rows = shuffle_orders(rows, np.random.default_rng([seed, start // CHUNK]))
-        edges = pairs[rows] if rows.size else np.zeros((stop - start, 0, 2), dtype=np.int64)
-        return [[(int(u), int(v)) for u, v in row] for row in edges]
+        if not rows.size:
+            return [[] for _ in range(stop - start)]
+        flat = list(map(tuple, pairs[rows].reshape(-1, 2).tolist()))  # (u, v) tuples of Python ints
+        return [flat[i: i + m] for i in range(0, len(flat), m)]
