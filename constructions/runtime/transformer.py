@@ -402,7 +402,19 @@ def ffn_forward(ffn, x: np.ndarray, mode: Mode, out: np.ndarray) -> None:
     (in place; ``out`` may be ``x``)."""
     p = ffn if isinstance(ffn, PreparedFFN) else PreparedFFN.of(ffn, mode)
     xs = x[..., p.cols]
-    gate = mode.relu(mode.add(mode.matmul(xs, p.w1), p.b1))
-    lin = mode.add(mode.matmul(xs, p.w2), p.b2)
-    hidden = mode.mul(gate, lin)
-    _add_into(out, p.rows, mode.add(mode.matmul(hidden, p.w3), p.b3), mode, p.runs)
+    if mode.name == "rp":
+        gate = mode.relu(mode.add(mode.matmul(xs, p.w1), p.b1))
+        lin = mode.add(mode.matmul(xs, p.w2), p.b2)
+        hidden = mode.mul(gate, lin)
+        _add_into(out, p.rows, mode.add(mode.matmul(hidden, p.w3), p.b3), mode, p.runs)
+        return
+    # float64 and hard: the same operations in the same order, in place on fresh products
+    gate = xs @ p.w1
+    gate += p.b1
+    np.maximum(gate, 0.0, out=gate)
+    lin = xs @ p.w2
+    lin += p.b2
+    gate *= lin
+    y = gate @ p.w3
+    y += p.b3
+    _add_into(out, p.rows, y, mode, p.runs)
