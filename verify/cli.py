@@ -126,12 +126,18 @@ def add_arithmetic_arguments(parser: argparse.ArgumentParser) -> None:
                         help="check weights loaded from FILE.npz instead of the built ones")
 
 
-def add_run_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--workers``, ``--shard`` and ``--merge`` for checkers of large domains."""
+def add_run_arguments(parser: argparse.ArgumentParser, shards: bool = True) -> None:
+    """``--workers`` and ``--scheduler`` (where the chunks run, verify/engine.py); with ``shards``
+    also ``--shard`` and ``--merge`` for batch schedulers without Dask."""
     parser.add_argument("--workers", type=int, default=min(2, os.cpu_count() or 1),
-                        help="processes to use (default: up to 2)")
-    parser.add_argument("--shard", help="check only shard I of K (e.g. 0/4) of the domain's chunks")
-    parser.add_argument("--merge", nargs="+", metavar="CERT", help="merge shard certificates into one")
+                        help="processes of a local Dask cluster started for this run (default: up to 2); "
+                             "1 runs in this process")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run on an existing Dask cluster, e.g. tcp://host:8786 (then --workers is "
+                             "ignored); see docs/scaling.md")
+    if shards:
+        parser.add_argument("--shard", help="check only shard I of K (e.g. 0/4) of the domain's chunks")
+        parser.add_argument("--merge", nargs="+", metavar="CERT", help="merge shard certificates into one")
 
 
 def validate_arithmetic(a) -> None:

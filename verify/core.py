@@ -26,7 +26,6 @@ first-failure trace, the run over a domain with shards and worker processes (:fu
 
 from __future__ import annotations
 
-import multiprocessing as mp
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
@@ -40,11 +39,11 @@ from constructions.runtime.decode import greedy, retrieval_positions, teacher_fo
 from constructions.runtime.retrieve import Retriever
 from theory.precision import P_MAX
 from theory.tasks.base import Chunk, Domain, Task
-from verify import cli
+from verify import cli, engine
 
 MAX_FAILURES_KEPT = 20
 TOKEN_BUDGET = 24_000   # tokens per forward batch: bounds the (rows, L, L) attention and (rows, L, w) FFN arrays
-MAX_ROWS = 256          # rows per forward batch (cache-sized attention arrays)
+MAX_ROWS = 128          # rows per forward batch (cache-sized attention arrays; fastest on the IsTree check)
 ATTENTION_BUDGET = 4_000_000  # attention entries (rows x L x L) per batch: long chains of thought stay in memory
 CONTEXT_SHOWN = 30      # reference tokens shown before a failing position
 
@@ -109,10 +108,11 @@ def build_sequences(construction: Construction, task: Task, model, chunk: Chunk)
         stop_rule_problems(seqs, task.answer_set_ids(vocab), vocab)
         return seqs
     cots = []
+    token_ids = _TokenIds(vocab)
     for r in range(rows):
         ref = construction.reference(task, task.instance(chunk, r))
         try:
-            cot = vocab.ids(ref)
+            cot = token_ids(ref)
         except ValueError as exc:
             raise ValueError(f"{construction.name}: the reference uses a token outside the model's "
                              f"vocabulary ({exc})") from None
@@ -120,11 +120,14 @@ def build_sequences(construction: Construction, task: Task, model, chunk: Chunk)
             problems[r] = (f"the reference answer {vocab.token(cot[-1])} differs from the task's solver "
                            f"({vocab.token(answers[r])})")
         cots.append(cot)
-    lengths = plen + np.array([len(c) for c in cots], dtype=np.int64)
+    cot_lengths = np.array([len(c) for c in cots], dtype=np.int64)
+    lengths = plen + cot_lengths
     ids = np.zeros((rows, int(lengths.max()) if rows else 1), dtype=np.int64)
-    for r, cot in enumerate(cots):
-        ids[r, : plen[r]] = prompt[r, : plen[r]]
-        ids[r, plen[r]: lengths[r]] = cot
+    width = min(ids.shape[1], prompt.shape[1])  # each prompt, then its reference right after it
+    ids[:, :width] = np.where(np.arange(width) < plen[:, None], prompt[:, :width], 0)
+    if rows:
+        at = np.repeat(plen - np.cumsum(cot_lengths) + cot_lengths, cot_lengths) + np.arange(cot_lengths.sum())
+        ids[np.repeat(np.arange(rows), cot_lengths), at] = np.concatenate(cots)
     supplied = None
     if construction.retrieval:
         retriever = Retriever(vocab)
@@ -161,6 +164,23 @@ def stop_rule_problems(seqs: Sequences, stop_ids: np.ndarray, vocab) -> None:
         else:
             seqs.problems[r] = (f"stop rule: the last token {vocab.token(last[r])} is not in the answer set, "
                                 f"so decoding would not stop at it")
+
+
+class _TokenIds:
+    """``vocab.ids`` with each distinct token looked up once (the same ids and errors)."""
+
+    def __init__(self, vocab):
+        self.vocab, self.known = vocab, {}
+
+    def __call__(self, tokens) -> np.ndarray:
+        known, out = self.known, []
+        for t in tokens:
+            key = (t.__class__, t)
+            i = known.get(key)
+            if i is None:
+                i = known[key] = self.vocab.id(t)
+            out.append(i)
+        return np.array(out, dtype=np.int64)
 
 
 # -- teacher forcing ----------------------------------------------------------------------------------
@@ -212,9 +232,10 @@ def teacher_force_all(model, seqs: Sequences, mode: Mode = FLOAT64) -> Outcome:
     bad_at = np.full(n, -1, dtype=np.int64)
     got = np.zeros(n, dtype=np.int64)
     expected = np.zeros(n, dtype=np.int64)
+    prepared = model.prepare(mode) if hasattr(model, "prepare") else None  # once per chunk
     for rows in batches(seqs.lengths):
         width = int(seqs.lengths[rows].max())
-        result = teacher_force(model, seqs.ids[rows, :width], check_mask(seqs, rows, width), mode)
+        result = teacher_force(model, seqs.ids[rows, :width], check_mask(seqs, rows, width), mode, prepared)
         bad = result.first_bad
         ok[rows] &= result.ok
         bad_at[rows] = bad
@@ -310,10 +331,14 @@ def check_chunk(construction: Construction, task: Task, model, chunk: Chunk, mod
     records = [failure_record(task, model, chunk, r, seqs, out, mode) for _, _, r in fails[:MAX_FAILURES_KEPT]]
     last = seqs.ids[np.arange(len(seqs)), seqs.lengths - 1]
     cot = seqs.lengths - seqs.starts - 2  # tokens after the prompt, before the answer
-    longest: dict = {}
-    for plen, length, key in zip((seqs.starts + 1).tolist(), seqs.lengths.tolist(), chunk.keys.tolist()):
-        longest[plen] = max(longest.get(plen, (length, key)), (length, key))
-    answers = Counter(model.vocab.tokens(last))
+    longest: dict = {}  # per prompt length, the largest (sequence length, instance key)
+    plens = seqs.starts + 1
+    order = np.lexsort((chunk.keys, seqs.lengths, plens))
+    ends = np.flatnonzero(np.r_[plens[order][1:] != plens[order][:-1], True]) if len(seqs) else []
+    for i in order[ends]:
+        longest[int(plens[i])] = (int(seqs.lengths[i]), int(chunk.keys[i]))
+    answer_ids, counts = np.unique(last, return_counts=True)
+    answers = Counter(dict(zip(model.vocab.tokens(answer_ids), counts.tolist())))
     return ChunkResult(len(seqs), len(bad), records, answers,
                        int(cot.max()) if len(seqs) else 0, int(cot.sum()), int(seqs.lengths.sum()),
                        int(seqs.lengths.max()) if len(seqs) else 0, longest,
@@ -327,14 +352,14 @@ def check(construction: Construction, task: Task, model, instances, mode: Mode =
 
 
 # -- a whole domain -------------------------------------------------------------------------------------
-_WORKER: tuple | None = None
-
-
-def _work(args) -> ChunkResult:
-    c, mode = args
-    construction, task, model, domain = _WORKER
-    part, chunk = domain.chunk(c)
-    return check_chunk(construction, task, model, chunk, mode, part.name)
+def check_domain_chunk(context: tuple, c: int) -> ChunkResult:
+    """Chunk ``c`` of the domain in ``context = (construction, task, model, domain, mode)``: one engine
+    task (verify/engine.py), run in this process or on a Dask worker, one BLAS thread either way."""
+    construction, task, model, domain, mode = context
+    engine.tune_process()
+    with cli.single_threaded_blas():
+        part, chunk = domain.chunk(c)
+        return check_chunk(construction, task, model, chunk, mode, part.name)
 
 
 def shard_chunks(domain: Domain, shard: tuple[int, int]) -> list[int]:
@@ -342,29 +367,26 @@ def shard_chunks(domain: Domain, shard: tuple[int, int]) -> list[int]:
 
 
 def run(construction: Construction, task: Task, model, domain: Domain, mode: Mode = FLOAT64, *,
-        shard: tuple[int, int] = (0, 1), workers: int = 1, progress: bool = True, desc: str = "") -> ChunkResult:
-    """Check the shard's chunks of the domain, on ``workers`` forked processes when there are several."""
-    global _WORKER
+        shard: tuple[int, int] = (0, 1), workers: int = 1, scheduler: str | None = None,
+        progress: bool = True, desc: str = "") -> ChunkResult:
+    """Check the shard's chunks of the domain: in this process (``workers=1``), on a local Dask
+    cluster of ``workers`` processes, or on the Dask cluster at ``scheduler`` (verify/engine.py).
+    One progress bar counts instances over all chunks; every chunk is merged exactly once."""
     check_vocabulary(task, model)
     chunks = shard_chunks(domain, shard)
     total = ChunkResult()
-    bar = cli.progress(sum(domain.chunk_size_of(c) for c in chunks), desc or construction.name,
-                       disable=not progress)
-    _WORKER = (construction, task, model, domain)
-    jobs = [(c, mode) for c in chunks]
+    size = sum(domain.chunk_size_of(c) for c in chunks)
+    bar = cli.progress(size, desc or construction.name, disable=not progress)
+
+    def merge(c: int, res: ChunkResult) -> None:
+        total.add(res)
+        bar.update(res.checked)
+
     try:
-        if workers > 1 and len(jobs) > 1:
-            with mp.get_context("fork").Pool(workers) as pool:
-                for res in pool.imap(_work, jobs):
-                    total.add(res)
-                    bar.update(res.checked)
-        else:
-            for job in jobs:
-                res = _work(job)
-                total.add(res)
-                bar.update(res.checked)
+        engine.run_chunks(check_domain_chunk, (construction, task, model, domain, mode), chunks,
+                          on_result=merge, workers=workers, scheduler=scheduler, name=task.name or "chunk",
+                          instances=size)
     finally:
-        _WORKER = None
         bar.close()
     return total
 

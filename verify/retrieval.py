@@ -52,6 +52,7 @@ def parse_args(argv):
                    help="default: small-alphabet exhaustive parts plus full-alphabet samples; full: every x in [n]^n")
     cli.add_common_arguments(p, model_kinds=list(registry.FAMILIES))
     cli.add_arithmetic_arguments(p)
+    cli.add_run_arguments(p, shards=False)
     return p.parse_args(argv)
 
 
@@ -101,7 +102,8 @@ def main(argv=None) -> int:
         checked = []
 
         def passes(p: int) -> bool:
-            res = core.run(construction, task, model, domain, Rp(p), progress=False)
+            res = core.run(construction, task, model, domain, Rp(p), workers=a.workers,
+                           scheduler=a.scheduler, progress=False)
             checked.append(res.checked)
             return res.failed == 0
 
@@ -117,7 +119,8 @@ def main(argv=None) -> int:
         cli.write_json(a.json, cert)
         return cli.EXIT_OK if p is not None else cli.EXIT_COUNTEREXAMPLE
 
-    res = core.run(construction, task, model, domain, mode, progress=not a.no_progress, desc=a.task)
+    res = core.run(construction, task, model, domain, mode, workers=a.workers, scheduler=a.scheduler,
+                   progress=not a.no_progress, desc=a.task)
     seconds = time.time() - started
     if res.failed == 0:
         cli.say(f"verified: {res.checked:,} {what}, mode {mode}, {seconds:.2f} s")

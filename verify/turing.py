@@ -42,6 +42,7 @@ def parse_args(argv):
                    help=f"a run that has not halted after this many steps is an error (default {DEFAULT_MAX_STEPS:,})")
     cli.add_common_arguments(p, model_kinds=registry.families("turing"))
     cli.add_arithmetic_arguments(p)
+    cli.add_run_arguments(p, shards=False)
     return p.parse_args(argv)
 
 
@@ -94,7 +95,8 @@ def main(argv=None) -> int:
     domain = task.domain()
     if a.min_precision:
         return min_precision(construction, task, model, domain, a, command, started, info)
-    res = core.run(construction, task, model, domain, mode, progress=not a.no_progress,
+    res = core.run(construction, task, model, domain, mode, workers=a.workers, scheduler=a.scheduler,
+                   progress=not a.no_progress,
                    desc=f"{machine.name} L<={max_len}")
     memory = core.state_memory(construction, task, model, domain, res, mode)
     _print_summary(machine, domain.describe(), mode, res, memory, time.time() - started, model,
@@ -111,7 +113,8 @@ def min_precision(construction, task, model, domain, a, command, started, info) 
     checked = []
 
     def passes(p: int) -> bool:
-        res = core.run(construction, task, model, domain, Rp(p), progress=False)
+        res = core.run(construction, task, model, domain, Rp(p), workers=a.workers,
+                       scheduler=a.scheduler, progress=False)
         checked.append(res.checked)
         return res.failed == 0
 

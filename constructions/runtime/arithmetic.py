@@ -119,17 +119,7 @@ class Mode:
         ``causal[k, k']`` is True where key k' may be attended (k' <= k).
         """
         if self.name == "float64":
-            # exp(s - max) and normalise, in place. Keys more than 700 below the maximum get weight
-            # exactly 0 (their true weight is below e^-700 ~ 1e-304 while the maximal key contributes
-            # 1, so no weight sum changes); this keeps numpy's exp off its slow subnormal path.
-            d = scores + np.where(causal, 0.0, -np.inf)
-            d -= d.max(axis=-1, keepdims=True)
-            keep = d > -700.0
-            np.maximum(d, -700.0, out=d)
-            np.exp(d, out=d)
-            d *= keep
-            d /= d.sum(axis=-1, keepdims=True)
-            return d
+            return _softmax_float64(scores + np.where(causal, 0.0, -np.inf))
         if self.name == "hard":
             masked = np.where(causal, scores, -np.inf)
             hit = masked == masked.max(axis=-1, keepdims=True)
@@ -142,13 +132,53 @@ class Mode:
         return self.store(dense.astype(g.dtype))
 
     def attend(self, q, k, v, causal, keep_weights: bool = False):
-        """One head's output ``softmax_col(q k^T + C) v`` (B, L, m) and, if asked, its weights."""
-        if self.name != "rp":
-            w = self.attention_weights(self.bmm(q, np.swapaxes(k, -1, -2)), causal)
-            return self.bmm(w, v), w
-        out, w = self.grid.attend(*(x if self.grid_values else self.load(x) for x in (q, k, v)), causal,
-                                  keep_weights)
-        return self.store(out), (None if w is None else self.store(w))
+        """One head's output ``softmax_col(q k^T + C) v`` (B, R, m) and, if asked, its weights (B, R, L).
+
+        q: (B, R, h) for the last R query positions, k: (B, L, h), v: (B, L, m), causal: (R, L).
+        float64 and hard: when every sequence of the batch has the same queries and keys (a head that
+        reads positions only), the weights are computed once for the batch.
+        """
+        if self.name == "rp":
+            out, w = self.grid.attend(*(x if self.grid_values else self.load(x) for x in (q, k, v)), causal,
+                                      keep_weights)
+            out = out[:, : q.shape[1]]  # the grid fills the rows of the R queries
+            return self.store(out), (None if w is None else self.store(w))
+        if q.shape[0] > 1 and _same_rows(q) and _same_rows(k):
+            # One softmax for the batch. The product stays one (R, L) @ (L, m) per sequence, the
+            # shape it has without sharing: BLAS may order a product's sums by its shape.
+            w = self._weights(q[:1], k[:1], causal)
+            out = self.bmm(w, v)
+            return out, (np.broadcast_to(w, (q.shape[0],) + w.shape[1:]) if keep_weights else w)
+        w = self._weights(q, k, causal)
+        return self.bmm(w, v), w
+
+    def _weights(self, q, k, causal):
+        scores = self.bmm(q, np.swapaxes(k, -1, -2))
+        if self.name == "float64":
+            scores += np.where(causal, 0.0, -np.inf)  # in place: the same sums as scores + C
+            return _softmax_float64(scores)
+        return self.attention_weights(scores, causal)
+
+
+def _same_rows(a: np.ndarray) -> bool:
+    """Every batch row of ``a`` equals the first (NaN never does)."""
+    return bool((a == a[:1]).all())
+
+
+def _softmax_float64(d: np.ndarray) -> np.ndarray:
+    """Column softmax of masked scores ``d`` (masked keys -inf), in place: exp(d - max), normalised.
+
+    Keys more than 700 below the maximum get weight exactly 0 (their true weight is below
+    e^-700 ~ 1e-304 while the maximal key contributes 1, so no weight sum changes). They are raised
+    to -700 before the exp and zeroed after it: numpy's exp is slow on -inf and on subnormal results.
+    """
+    d -= d.max(axis=-1, keepdims=True)
+    drop = d <= -700.0  # NaN stays NaN (not dropped), as before
+    np.maximum(d, -700.0, out=d)
+    np.exp(d, out=d)
+    np.copyto(d, 0.0, where=drop)
+    d /= d.sum(axis=-1, keepdims=True)
+    return d
 
 
 FLOAT64 = Mode("float64")

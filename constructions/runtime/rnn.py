@@ -20,7 +20,7 @@ import numpy as np
 
 from constructions.runtime.arithmetic import FLOAT64, Mode
 from constructions.runtime.layout import Layout
-from constructions.runtime.transformer import (FFN, Block, Transformer, block_arrays, block_forward,
+from constructions.runtime.transformer import (FFN, Block, Transformer, block_arrays, block_forward, row_plan,
                                                ffn_arrays, ffn_forward, model_shape)
 from theory.tokens import Vocab
 
@@ -82,7 +82,10 @@ class LinearRNN(RNN):
     def embed(self, ids, mode: Mode = FLOAT64) -> np.ndarray:
         return Transformer(self.vocab, self.layout, []).embed(ids, mode)
 
-    def forward(self, ids, mode: Mode = FLOAT64, dump: bool = False):
+    def forward(self, ids, mode: Mode = FLOAT64, dump: bool = False, rows_from: int = 0):
+        """Final residual (B, L, d), or its rows ``rows_from``.. (see Transformer.forward)."""
+        if rows_from and not dump:
+            return self.forward(ids, mode)[:, rows_from:]
         raw = mode.raw()  # R_p: grid integers inside, values out (arithmetic.py)
         x = raw.round(self.embed(ids))
         trace = [{"name": "embedding", "block": "embedding", "residual": mode.store(x)}] if dump else None
@@ -155,13 +158,18 @@ class Hybrid:
     def _as_transformer(self) -> Transformer:
         return Transformer(self.vocab, self.layout, [self.top], score_scale=self.score_scale)
 
-    def forward(self, ids, mode: Mode = FLOAT64, dump: bool = False):
+    def forward(self, ids, mode: Mode = FLOAT64, dump: bool = False, rows_from: int = 0):
+        """Final residual (B, L, d), or its rows ``rows_from``.. (see Transformer.forward): the top
+        block then runs its queries and FFN on those rows only."""
         raw = mode.raw()  # R_p: grid integers inside, values out (arithmetic.py)
         x = self.rnn.forward(ids, raw)
         causal = np.tril(np.ones((x.shape[1], x.shape[1]), dtype=bool))
-        out, weights = block_forward(self.top, x, causal, self._as_transformer().scale, raw, dump)
+        start = 0 if dump else int(rows_from)
+        full = row_plan([self.top], self.rnn.d)[0] if start else None
+        out, weights = block_forward(self.top, x, causal, self._as_transformer().scale, raw, dump,
+                                     rows_from=start, full=full)
         if not dump:
-            return mode.store(out)
+            return mode.store(out[:, start:])
         _, rnn_trace = self.rnn.forward(ids, mode, dump=True)  # the RNN blocks' residuals, by name
         return mode.store(out), rnn_trace + [{"name": "top", "block": self.top.name or "top",
                                               "residual": mode.store(out),

@@ -132,24 +132,43 @@ class Transformer:
         if ids.size and (ids.min() < 0 or ids.max() > self.vocab.size):
             raise ValueError(f"token ids must lie in 0..{self.vocab.size}")
         e = self.vocab.embedding_matrix()
-        x = np.zeros(ids.shape + (self.d,))
-        x[..., : e.shape[1]] = e[ids]
+        table = np.zeros((e.shape[0], self.d))  # each token's whole residual row: one gather per position
+        table[:, : e.shape[1]] = e
+        x = table[ids]
         x[..., self.layout["pos"]] = np.arange(1, ids.shape[1] + 1)
         return mode.round(x)
 
-    def forward(self, ids: np.ndarray, mode: Mode = FLOAT64, dump: bool = False):
+    def prepare(self, mode: Mode = FLOAT64) -> "Prepared":
+        """The weights as the forward pass uses them (see :class:`Prepared`); pass the result to
+        :meth:`forward` to reuse it across batches while the weights do not change."""
+        return Prepared.of(self.blocks, self.d, self.scale, mode.raw())
+
+    def forward(self, ids: np.ndarray, mode: Mode = FLOAT64, dump: bool = False, rows_from: int = 0,
+                prepared: "Prepared | None" = None):
         """Final residual (B, L, d); with ``dump=True`` also the residual after the embedding and after
         each block, as dicts ``{"name": "embedding" | "block{i}", "block": the builder's label,
-        "residual": ..., "attention": {head name: weights}}`` (names as in :meth:`named_arrays`)."""
+        "residual": ..., "attention": {head name: weights}}`` (names as in :meth:`named_arrays`).
+
+        ``rows_from=s`` returns only rows ``s..L-1`` of the final residual, (B, L - s, d), exactly as
+        the full pass computes them, and skips the work no such row depends on: a head or FFN whose
+        output no later block reads at an earlier row runs on rows s.. only (:func:`row_plan`).
+        ``prepared`` is :meth:`prepare` for this mode (made here when not given).
+        """
         raw = mode.raw()  # R_p: grid integers inside, values out (arithmetic.py)
+        prepared = prepared if prepared is not None else self.prepare(mode)
         x = raw.round(self.embed(ids))
         causal = np.tril(np.ones((x.shape[1], x.shape[1]), dtype=bool))
-        trace = [{"name": "embedding", "block": "embedding", "residual": mode.store(x)}] if dump else None
-        for i, block in enumerate(self.blocks):
-            x, weights = block_forward(block, x, causal, self.scale, raw, keep_weights=dump)
+        trace = [{"name": "embedding", "block": "embedding", "residual": mode.store(x.copy())}] if dump else None
+        start = 0 if dump else int(rows_from)
+        if not 0 <= start < max(x.shape[1], 1):
+            raise ValueError(f"rows_from must lie in 0..{x.shape[1] - 1}, got {rows_from}")
+        for i, (block, prep, full) in enumerate(zip(self.blocks, prepared.blocks, prepared.plan)):
+            x, weights = block_forward(block, x, causal, self.scale, raw, keep_weights=dump,
+                                       rows_from=start, full=full if start else None, prepared=prep)
             if dump:
-                trace.append({"name": f"block{i}", "block": block.name, "residual": mode.store(x),
+                trace.append({"name": f"block{i}", "block": block.name, "residual": mode.store(x.copy()),
                               "attention": {h: mode.store(w) for h, w in weights.items()}})
+        x = x[:, start:]
         return (mode.store(x), trace) if dump else mode.store(x)
 
     def logits(self, residual: np.ndarray, mode: Mode = FLOAT64) -> np.ndarray:
@@ -211,44 +230,191 @@ def model_shape(model, attention: list[Block], rnn_blocks: list) -> dict[str, An
 
 
 
+def row_plan(blocks: list[Block], d: int) -> list[tuple[list[bool], bool]]:
+    """Which parts of each block must run at every row when only the last rows' residuals are wanted.
+
+    Backwards from the output, where every coordinate is wanted at the last rows only: an FFN or a
+    head must run at every row iff it writes a coordinate that a later part reads at every row.
+    An FFN reads its own row; a head reads its query coordinates at its own row and its key and
+    value coordinates at every earlier row. Returns ``(heads, ffn)`` flags per block (True: every row).
+    Skipping the other rows is exact: nothing that reaches the wanted rows reads them.
+    """
+    everywhere = np.zeros(d, dtype=bool)  # coordinates some later part reads at every row
+    plan = []
+    for block in reversed(blocks):
+        ffn_full = False
+        if block.ffn is not None:
+            cols, _, _, rows, _, _ = block.ffn.sparse()
+            ffn_full = bool(everywhere[rows].any())
+            if ffn_full:
+                everywhere[cols] = True
+        heads_full = []
+        for head in block.heads:
+            _, _, _, v_cols, v_rows, _ = head.sparse()
+            full = bool(everywhere[v_rows].any())
+            reads_kv = _nonzero_cols(head.W_K)
+            if full:
+                everywhere[_nonzero_cols(head.W_Q)] = True
+            everywhere[reads_kv] = True
+            everywhere[v_cols] = True
+            heads_full.append(full)
+        plan.append((heads_full, ffn_full))
+    return plan[::-1]
+
+
+def _span(idx: np.ndarray):
+    """``idx`` as a slice when it is a run of consecutive coordinates (a view instead of a gather)."""
+    if len(idx) and idx[-1] - idx[0] == len(idx) - 1:
+        return slice(int(idx[0]), int(idx[-1]) + 1)
+    return idx
+
+
+def _runs(idx) -> list[tuple[slice, slice]]:
+    """The runs of consecutive coordinates in ``idx``: (coordinates, positions in idx) as slices."""
+    if isinstance(idx, slice):
+        return [(idx, slice(0, idx.stop - idx.start))]
+    if len(idx) == 0:
+        return []
+    breaks = np.flatnonzero(np.diff(idx) != 1) + 1
+    bounds = [0, *breaks.tolist(), len(idx)]
+    return [(slice(int(idx[a]), int(idx[b - 1]) + 1), slice(a, b)) for a, b in zip(bounds, bounds[1:])]
+
+
+@dataclass(frozen=True)
+class PreparedHead:
+    """A head's weights as :func:`project` uses them: the coordinates it reads and writes and its
+    rounded, scaled projections (Head.sparse, then mode.round)."""
+
+    cols: Any
+    wq: np.ndarray
+    wk: np.ndarray
+    v_cols: Any
+    v_rows: Any
+    wv: np.ndarray
+    v_runs: list
+
+    @classmethod
+    def of(cls, head: Head, scale: float, mode: Mode) -> "PreparedHead":
+        cols, wq, wk, v_cols, v_rows, wv = head.sparse()
+        return cls(_span(cols), mode.round(wq * scale), mode.round(wk), _span(v_cols), _span(v_rows),
+                   mode.round(wv), _runs(v_rows))  # parameters are p-bit numbers
+
+
+@dataclass(frozen=True)
+class PreparedFFN:
+    """An FFN's weights as :func:`ffn_forward` uses them (FFN.sparse, then mode.round)."""
+
+    cols: Any
+    w1: np.ndarray
+    b1: np.ndarray
+    w2: np.ndarray
+    b2: np.ndarray
+    rows: Any
+    w3: np.ndarray
+    b3: np.ndarray
+    runs: list
+
+    @classmethod
+    def of(cls, ffn: FFN, mode: Mode) -> "PreparedFFN":
+        cols, w1, w2, rows, w3, b3 = ffn.sparse()
+        w1, w2, w3, b1, b2, b3 = (mode.round(a) for a in (w1, w2, w3, ffn.b_1, ffn.b_2, b3))
+        return cls(_span(cols), w1, b1, w2, b2, _span(rows), w3, b3, _runs(rows))
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Every block's prepared heads and FFN, and the :func:`row_plan`, for one arithmetic mode."""
+
+    blocks: list
+    plan: list
+
+    @classmethod
+    def of(cls, blocks: list[Block], d: int, scale: float, mode: Mode) -> "Prepared":
+        return cls([prepare_block(b, scale, mode) for b in blocks], row_plan(blocks, d))
+
+
+def prepare_block(block: Block, scale: float, mode: Mode):
+    return ([PreparedHead.of(h, scale, mode) for h in block.heads],
+            PreparedFFN.of(block.ffn, mode) if block.ffn is not None else None)
+
+
 def block_forward(block: Block, x: np.ndarray, causal: np.ndarray, scale: float, mode: Mode,
-                  keep_weights: bool = False):
+                  keep_weights: bool = False, rows_from: int = 0, full=None, prepared=None):
     """``f(X) = X + A(X) + g(X + A(X))`` (Def 3.1); returns the new residual and, if asked, each head's weights.
 
     R_p: x and the result are grid integers (pass ``mode.raw()``). Each head's output is added to the
     residual and rounded in head order; then the FFN's output is added and rounded.
+
+    ``x`` is updated in place and returned: every head reads its projections of X before any head
+    writes. With ``rows_from=s`` and ``full = (heads, ffn)`` flags (:func:`row_plan`) the parts not
+    flagged run on rows s.. only; their rows before s are left as they were (no later part reads them).
+    ``prepared`` is :func:`prepare_block` of this block for ``mode`` (made here when not given).
     """
-    y = x.copy()
+    heads, ffn = prepared if prepared is not None else prepare_block(block, scale, mode)
+    heads_full, ffn_full = full if full is not None else ([True] * len(heads), True)
+    projected = [project(h, x, mode, 0 if f else rows_from) for h, f in zip(heads, heads_full)]
     weights = {}
-    for head in block.heads:  # every head reads x; their outputs add up into y = x + A(x)
-        w = attend(head, x, causal, scale, mode, y, keep_weights)
+    for head, f, (q, k, v), prep in zip(block.heads, heads_full, projected, heads):
+        s = 0 if f else rows_from
+        a, w = mode.attend(q, k, v, causal[s:], keep_weights)
+        _add_into(x[:, s:], prep.v_rows, a, mode, prep.v_runs)
         if keep_weights:
             weights[head.name] = w
-    if block.ffn is not None:
-        ffn_forward(block.ffn, y, mode, y)
-    return y, weights
+    if ffn is not None:
+        s = 0 if ffn_full else rows_from
+        part = x[:, s:] if s else x  # a view: the FFN writes into x
+        ffn_forward(ffn, part, mode, part)
+    return x, weights
+
+
+def _add_into(out: np.ndarray, idx, a: np.ndarray, mode: Mode, runs=None) -> None:
+    """``out[..., idx] = ROUND(out[..., idx] + a)``. float64 and hard: in place, one view per run of
+    consecutive coordinates (``runs``: :func:`_runs` of idx; the same sums, rounded once, as out + a)."""
+    if mode.name == "rp":
+        out[..., idx] = mode.add(out[..., idx], a)
+        return
+    for coords, part in runs if runs is not None else _runs(idx):
+        view = out[..., coords]
+        np.add(view, a[..., part], out=view)
+
+
+def project(head: PreparedHead, x: np.ndarray, mode: Mode, rows_from: int = 0):
+    """One head's queries (rows ``rows_from``.. only), keys and values, reading only the coordinates it uses."""
+    xs = x[..., head.cols]
+    q = mode.matmul(xs[:, rows_from:] if rows_from else xs, head.wq)
+    k = mode.matmul(xs, head.wk)
+    v = mode.matmul(x[..., head.v_cols], head.wv)
+    return q, k, v
 
 
 def attend(head: Head, x: np.ndarray, causal: np.ndarray, scale: float, mode: Mode,
            out: np.ndarray, keep_weights: bool = False):
     """Add one head's contribution into ``out`` (B, L, d), reading only the coordinates it uses."""
-    cols, wq, wk, v_cols, v_rows, wv = head.sparse()
-    wq, wk, wv = mode.round(wq * scale), mode.round(wk), mode.round(wv)  # parameters are p-bit numbers
-    xs = x[..., cols]
-    q = mode.matmul(xs, wq)
-    k = mode.matmul(xs, wk)
-    v = mode.matmul(x[..., v_cols], wv)
+    prep = PreparedHead.of(head, scale, mode)
+    q, k, v = project(prep, x, mode)
     a, w = mode.attend(q, k, v, causal, keep_weights)
-    out[..., v_rows] = mode.add(out[..., v_rows], a)
+    _add_into(out, prep.v_rows, a, mode, prep.v_runs)
     return w if keep_weights else None
 
 
-def ffn_forward(ffn: FFN, x: np.ndarray, mode: Mode, out: np.ndarray) -> None:
-    """``out += g(x)`` for the ReGLU FFN g, rounding each step (in place; ``out`` may be ``x``)."""
-    cols, w1, w2, rows, w3, b3 = ffn.sparse()
-    w1, w2, w3, b1, b2, b3 = (mode.round(a) for a in (w1, w2, w3, ffn.b_1, ffn.b_2, b3))
-    xs = x[..., cols]
-    gate = mode.relu(mode.add(mode.matmul(xs, w1), b1))
-    lin = mode.add(mode.matmul(xs, w2), b2)
-    hidden = mode.mul(gate, lin)
-    out[..., rows] = mode.add(out[..., rows], mode.add(mode.matmul(hidden, w3), b3))
+def ffn_forward(ffn, x: np.ndarray, mode: Mode, out: np.ndarray) -> None:
+    """``out += g(x)`` for the ReGLU FFN g (an FFN or its :class:`PreparedFFN`), rounding each step
+    (in place; ``out`` may be ``x``)."""
+    p = ffn if isinstance(ffn, PreparedFFN) else PreparedFFN.of(ffn, mode)
+    xs = x[..., p.cols]
+    if mode.name == "rp":
+        gate = mode.relu(mode.add(mode.matmul(xs, p.w1), p.b1))
+        lin = mode.add(mode.matmul(xs, p.w2), p.b2)
+        hidden = mode.mul(gate, lin)
+        _add_into(out, p.rows, mode.add(mode.matmul(hidden, p.w3), p.b3), mode, p.runs)
+        return
+    # float64 and hard: the same operations in the same order, in place on fresh products
+    gate = xs @ p.w1
+    gate += p.b1
+    np.maximum(gate, 0.0, out=gate)
+    lin = xs @ p.w2
+    lin += p.b2
+    gate *= lin
+    y = gate @ p.w3
+    y += p.b3
+    _add_into(out, p.rows, y, mode, p.runs)

@@ -121,3 +121,47 @@ def test_position_only_yes_test_is_fooled():
         tour = task.reference_trace(n, edges)[:-1]
         assert 3 * len(edges) + 1 + len(tour) == 5 * n - 3
         assert not nx.is_tree(nx_graph(n, edges)) and task.reference_trace(n, edges)[-1] == NO
+
+
+@pytest.mark.parametrize("n, m", [(5, 4), (5, 0), (6, 7)])
+def test_chunk_prompts_and_answers_equal_the_per_instance_ones(n, m):
+    """The checker's array-built prompts and reused-graph networkx answers are the generic
+    per-instance ones (Task.prompt_ids / Task.answer_ids), on every graph of the domain."""
+    from theory.tasks.base import Task
+
+    t = task.IstreeTask(n)
+    vocab = t.vocab()
+    domain = t.domain(edges=m)
+    for c in range(domain.n_chunks):
+        chunk = domain.chunk(c)[1]
+        ids, lengths = t.prompt_ids(chunk, vocab)
+        ref_ids, ref_lengths = Task.prompt_ids(t, chunk, vocab)
+        assert np.array_equal(ids, ref_ids) and np.array_equal(lengths, ref_lengths)
+        assert np.array_equal(t.answer_ids(chunk, vocab), Task.answer_ids(t, chunk, vocab))
+
+
+def test_chunk_prompts_of_mixed_sizes_fall_back_to_the_per_instance_path():
+    from theory.tasks.base import Chunk, Task
+
+    t = task.IstreeTask(6)
+    vocab = t.vocab()
+    chunk = Chunk(np.arange(3), [[(1, 2)], [(1, 2), (2, 3), (3, 4), (4, 5), (5, 6)], []])
+    ids, lengths = t.prompt_ids(chunk, vocab)
+    ref_ids, ref_lengths = Task.prompt_ids(t, chunk, vocab)
+    assert np.array_equal(ids, ref_ids) and np.array_equal(lengths, ref_lengths)
+    assert t.answer_ids(chunk, vocab).tolist() == [vocab.id(NO), vocab.id(YES), vocab.id(NO)]
+
+
+def test_graphs_are_found_from_their_rank_as_itertools_lists_them():
+    """enumerate_graphs unranks (no enumeration before start): the same rows as itertools, at every
+    edge count up to n = 6 and at chunk boundaries anywhere in the order."""
+    from math import comb
+
+    for n in range(2, 7):
+        for m in range(comb(n, 2) + 1):
+            listed = np.array(list(itertools.combinations(range(comb(n, 2)), m)), dtype=np.int64)
+            listed = listed.reshape(len(listed), m)
+            assert np.array_equal(task.enumerate_graphs(n, m), listed)
+            total = len(listed)
+            for a, b in [(0, 1), (total // 3, total // 2 + 1), (total - 1, total), (total, total)]:
+                assert np.array_equal(task.enumerate_graphs(n, m, a, b), listed[a:b])

@@ -22,7 +22,7 @@ from math import comb, factorial
 import networkx as nx
 import numpy as np
 
-from theory.tasks.base import Domain, ListPart, Task
+from theory.tasks.base import Chunk, Domain, ListPart, Task
 from theory.tokens import BOS, NO, SEP, TILDE, YES, Vocab
 
 Edge = tuple[int, int]
@@ -85,12 +85,15 @@ def prompt_tokens(edges: list[Edge]) -> list:
 # -- reference ------------------------------------------------------------------------------------
 def reference_trace(n: int, edges: list[Edge]) -> list:
     """The chain of thought after ``<sep>``: DFS tour vertices, then YES or NO (see module docstring)."""
-    incident: dict[int, list[int]] = {v: [] for v in range(1, n + 1)}
+    incident: list[list[int]] = [[] for _ in range(n + 1)]  # incident[v]: v's neighbours in input order
     for u, v in edges:
+        if not (0 < u <= n and 0 < v <= n):
+            raise ValueError(f"edge {u}-{v} has a vertex outside 1..{n}")
         incident[u].append(v)
         incident[v].append(u)
-    parent = {1: 0}
-    pointer = dict.fromkeys(incident, 0)
+    parent = [-1] * (n + 1)  # -1: not visited; the root's parent is 0
+    parent[1] = 0
+    pointer = [0] * (n + 1)  # next incident edge to scan
     cur, tour = 1, [1]
     while True:
         adj, i = incident[cur], pointer[cur]
@@ -99,7 +102,7 @@ def reference_trace(n: int, edges: list[Edge]) -> list:
         if i < len(adj):
             u = adj[i]
             pointer[cur] = i + 1
-            if u in parent:
+            if parent[u] >= 0:
                 return tour + [NO]
             parent[u] = cur
             tour.append(u)
@@ -151,12 +154,35 @@ def count_graphs(n: int, m: int) -> int:
 
 
 def enumerate_graphs(n: int, m: int, start: int = 0, stop: int | None = None) -> np.ndarray:
-    """Graphs ``start..stop-1`` (lexicographic order of edge sets) with m edges: an (G, m) array of pair indices."""
+    """Graphs ``start..stop-1`` (lexicographic order of edge sets) with m edges: an (G, m) array of pair indices.
+
+    Each graph is found from its rank directly (the combinatorial number system), so chunk c of a
+    large domain costs the same as chunk 0: nothing before ``start`` is enumerated.
+    """
     total = count_graphs(n, m)
     stop = total if stop is None else min(stop, total)
-    combos = itertools.islice(itertools.combinations(range(comb(n, 2)), m), start, stop)
-    flat = np.fromiter(itertools.chain.from_iterable(combos), dtype=np.int64, count=(stop - start) * m)
-    return flat.reshape(stop - start, m)
+    start = min(max(start, 0), stop)
+    return unrank_combinations(comb(n, 2), m, np.arange(start, stop, dtype=np.int64))
+
+
+def unrank_combinations(pool: int, m: int, ranks: np.ndarray) -> np.ndarray:
+    """The m-subsets of ``range(pool)`` at the given lexicographic ranks (as ``itertools.combinations``
+    lists them), one sorted row per rank. Position by position, every candidate element x is tried in
+    increasing order: the subsets that continue with x number C(pool - 1 - x, m - 1 - i)."""
+    ranks = np.asarray(ranks, dtype=np.int64).copy()
+    out = np.zeros((len(ranks), m), dtype=np.int64)
+    prev = np.full(len(ranks), -1, dtype=np.int64)
+    for i in range(m):
+        found = np.zeros(len(ranks), dtype=bool)
+        for x in range(pool):
+            count = comb(pool - 1 - x, m - 1 - i)
+            open_ = ~found & (x > prev)
+            take = open_ & (ranks < count)
+            out[take, i] = x
+            found |= take
+            ranks[open_ & ~take] -= count
+        prev = out[:, i]
+    return out
 
 
 def shuffle_orders(graphs: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -233,6 +259,16 @@ def hard_instance(n: int, x, k: int) -> list[Edge]:
 FAMILIES = ("uniform", "hard", "binary", "random")
 
 
+def _edge_array(instances) -> np.ndarray | None:
+    """The instances as one (G, m, 2) int array, or None when their edge counts differ."""
+    if len(instances) == 0:
+        return np.zeros((0, 0, 2), dtype=np.int64)
+    m = len(instances[0])
+    if any(len(e) != m for e in instances):
+        return None
+    return np.array(instances, dtype=np.int64).reshape(len(instances), m, 2)
+
+
 # -- the Task shape (theory.tasks.base) ---------------------------------------------------------------
 CHUNK = 4096  # graphs per chunk; the seeded edge orders are drawn per chunk, so this fixes the domain
 
@@ -267,6 +303,39 @@ class IstreeTask(Task):
 
     def describe_instance(self, instance) -> dict:
         return {"edges": [list(e) for e in instance]}
+
+    # -- chunk-level views (the checker's hot path): the same ids and answers as the per-instance
+    # -- prompt() and solve(), built with array operations and one reused networkx graph
+    def prompt_ids(self, chunk: Chunk, vocab: Vocab) -> tuple[np.ndarray, np.ndarray]:
+        edges = _edge_array(chunk.instances)
+        if edges is None or (edges.size and (edges.min() < 1 or edges.max() > min(self.n, vocab.n))):
+            return super().prompt_ids(chunk, vocab)  # ragged or out of range: the checked per-instance path
+        rows, m = edges.shape[:2]
+        ids = np.empty((rows, 3 * m + 2), dtype=np.int64)
+        ids[:, 0] = vocab.id(BOS)
+        ids[:, 1:-1:3] = edges[:, :, 0]  # number tokens have ids 1..n
+        ids[:, 2:-1:3] = vocab.id(TILDE)
+        ids[:, 3:-1:3] = edges[:, :, 1]
+        ids[:, -1] = vocab.id(SEP)
+        return ids, np.full(rows, 3 * m + 2, dtype=np.int64)
+
+    def answer_ids(self, chunk: Chunk, vocab: Vocab) -> np.ndarray:
+        """``networkx.is_tree`` of every graph, as YES/NO ids. One graph on vertices 1..n is reused:
+        each instance's edges are added, the graph is tested, and the same edges removed again."""
+        yes, no = vocab.id(YES), vocab.id(NO)
+        g = nx.Graph()
+        g.add_nodes_from(range(1, self.n + 1))
+        out = np.empty(len(chunk), dtype=np.int64)
+        for r in range(len(chunk)):
+            edges = self.instance(chunk, r)
+            g.add_edges_from(edges)
+            if g.number_of_nodes() != self.n:
+                raise ValueError(f"graph {r} of the chunk has a vertex outside 1..{self.n}")
+            out[r] = yes if nx.is_tree(g) else no
+            g.remove_edges_from(edges)
+        if g.number_of_edges():  # every edge added was removed: no graph saw another's edges
+            raise RuntimeError("the reused networkx graph kept edges between instances")
+        return out
 
     def max_length(self) -> int:
         """Longest prompt (every edge) plus the longest Transformer chain of thought."""
@@ -344,5 +413,7 @@ class IstreeTask(Task):
         else:
             rows = enumerate_graphs(self.n, m, start, stop)
             rows = shuffle_orders(rows, np.random.default_rng([seed, start // CHUNK]))
-        edges = pairs[rows] if rows.size else np.zeros((stop - start, 0, 2), dtype=np.int64)
-        return [[(int(u), int(v)) for u, v in row] for row in edges]
+        if not rows.size:
+            return [[] for _ in range(stop - start)]
+        flat = list(map(tuple, pairs[rows].reshape(-1, 2).tolist()))  # (u, v) tuples of Python ints
+        return [flat[i: i + m] for i in range(0, len(flat), m)]
