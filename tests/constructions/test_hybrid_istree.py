@@ -122,6 +122,13 @@ def test_one_nearest_query_is_not_a_successor_search():
     # target w + 1 returns the current neighbour w whenever the successor is farther than w: with
     # neighbours {1, 3} of vertex 2 and w = 1, target 2 answers 1 (tie, smaller wins), not 3. The
     # doubling search asks target 3 next and finds it.
-    trace = istree_hybrid_trace(3, [(1, 2), (2, 3)])
+    edges = [(1, 2), (2, 3)]
+    trace = istree_hybrid_trace(3, edges)
     records = [trace[i + 1:i + 5] for i, t in enumerate(trace) if t == "dfs:q"]
     assert [2, 1, 2, 1] in records and [2, 1, 3, 3] in records
+    # the model's own nearest-match head gives these answers: teacher forcing passes on this graph, so
+    # at the record (v, w, t) = (2, 1, 2) its NEAREST head returned 1 (the current neighbour), and only
+    # the doubled target 3 reached the successor
+    assert core.check(KIND, IstreeTask(3), build_istree_hybrid(3), [edges]).failed == 0
+    # and the definition: neighbours of 2 are {1, 3}; both are 1 from the target 2, the smaller wins
+    assert min(({1, 3}), key=lambda u: (abs(2 - u), u)) == 1

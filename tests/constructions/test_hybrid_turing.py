@@ -7,7 +7,7 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from constructions import registry
@@ -93,8 +93,7 @@ def test_random_machines_against_the_interpreter(machine):
             runs.append((w, run(machine, w, max_steps=40)))
         except StepLimitExceeded:
             continue  # non-halting inputs have no finite trace
-    if not runs:
-        return
+    assume(runs)  # a machine that halts on no short input has nothing to check; hypothesis draws another
     offset = 1 - min(1, min(s.head for _, r in runs for s in r.history))
     cells = max([1 + offset, 3 + offset] + [s.head + offset for _, r in runs for s in r.history])
     length = max(len(w) + 2 + 5 * r.steps for w, r in runs)

@@ -67,7 +67,7 @@ CASES = [
     ("istree", [], "--n is required"),
     ("istree", ["--n", "abc"], "invalid int value"),
     ("istree", ["--n", "1000000000"], "--n must lie in"),
-    ("istree", ["--n", "9"], "exhaustive limit"),
+    ("istree", ["--n", "11"], "exhaustive limit"),
     ("istree", ["--n", "20", "--samples", "1000000000000"], "--samples must lie in"),
     ("istree", ["--n", "1000000000", "--graph", "1-2"], "--n must lie in"),
     ("istree", ["--n", "5", "--graph", "1-9"], "out of range"),
