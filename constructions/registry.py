@@ -23,11 +23,13 @@ from constructions.hybrid import turing as hybrid_turing
 from constructions.rag import istree as rag_istree
 from constructions.rag import retrieval as rag_retrieval
 from constructions.rag import turing as rag_turing
+from constructions.rnn import logspace_turing
 from constructions.transformer import ar as tf_ar
 from constructions.transformer import cgram as tf_cgram
 from constructions.transformer import counting as tf_counting
 from constructions.transformer import index as tf_index
 from constructions.transformer import istree as tf_istree
+from constructions.transformer import rnn_sim, rnn_task, rnn_turing
 from theory import hybrid_trace
 from theory.rag import istree as rag_istree_trace
 from theory.rag import retrieval as rag_retrieval_trace
@@ -35,16 +37,19 @@ from theory.rag import turing as rag_turing_trace
 from theory.tasks import istree as istree_task
 from theory.tasks.ar import ARTask
 from theory.tasks.base import Task
+from theory.tasks import logspace
 from theory.tasks.cgram import CgramTask
+from theory.tasks.circuit_rnn import CircuitRNNTask
 from theory.tasks.counting import CountingTask
 from theory.tasks.index import IndexTask
 from theory.tasks.istree import IstreeTask
 from theory.tasks.turing import TuringTask
 
 FAMILIES = {"transformer": "Transformer", "rag": "RAG-RNN", "rag-unary": "RAG-unary",
-            "hybrid": "hybrid"}
+            "hybrid": "hybrid", "rnn-cot": "RNN+CoT"}
 # "rag-unary": Thm 5.2's Index and Counting for a vocabulary without quantifier tokens {k} (O(n) CoT);
 # "rag" uses them where a count is needed (O(1) CoT; theory/rag/quantifiers.py, docs/rag.md).
+# "rnn-cot": a Linear RNN with CoT and no retrieval (Thm 4.1; the small RNNs that Thm 4.8 compiles).
 
 
 @dataclass(frozen=True)
@@ -74,6 +79,8 @@ def task_of_size(task: type[Task], n: int, **params) -> Task:
     """The task at size n: n vertices, n data tokens, or inputs up to length n for a machine."""
     if task is TuringTask:
         return TuringTask(params.pop("machine", "palindrome"), n, **params)
+    if task is CircuitRNNTask:
+        return CircuitRNNTask(params.pop("rnn", "parity"), n, **params)
     return task(n, **params)
 
 
@@ -83,6 +90,20 @@ def _fixed(claim: dict) -> Callable[[Task], dict]:
 
 def _tm_bounds(task: TuringTask) -> dict:
     return {"offset": task.bounds.offset, "n_vocab": task.bounds.n_vocab}
+
+
+def _chain(task: TuringTask) -> rnn_turing.TuringChain:
+    """The cached chain TM -> Thm 4.1 RNN -> circuit -> Thm 4.8 Transformer for a Turing task."""
+    return rnn_turing.chain_for(task.machine, task.max_len, n_vocab=task.bounds.n_vocab)
+
+
+def _logspace_claim(task: TuringTask) -> dict:
+    return logspace_turing.claim(task.machine, logspace.tape_window(task.machine, task.words), task.max_len)
+
+
+def _padded_prompt(task: TuringTask, word) -> list:
+    """Thm 4.1's input format: ``0^{n-|x|} sym:x`` with n = 2^L (theory.tasks.logspace)."""
+    return logspace.prompt(task.machine, word, logspace.n_for(task.max_len))
 
 
 def _rag_retrieval(task, prompt) -> list:
@@ -175,6 +196,30 @@ CATALOGUE: list[Construction] = [
                                                               max_steps=t.max_steps),
                  lambda t: hybrid_turing.claim(t.machine), "5 per step",
                  "python -m verify.turing --machine M --max-len L --model hybrid", sizes=(2, 4, 6)),
+    # -- CoT without retrieval: Thm 4.1 (Linear RNN), Thm 4.8 (Transformer simulating a circuit RNN) ---
+    Construction(TuringTask, "rnn-cot", "Thm 4.1 (Linear RNN with CoT, log-space TM; input 0^(n-|x|) x, n = 2^L)",
+                 lambda t: logspace_turing.build_logspace_turing(t.machine, t.max_len, **_tm_bounds(t)),
+                 lambda t, word: logspace.trace(t.machine, word, max_steps=t.max_steps), _logspace_claim,
+                 "T + 1 (one step token per machine step, then the answer)",
+                 "python -m verify.turing --machine M --max-len L --model rnn-cot", sizes=(2, 4, 6),
+                 prompt=_padded_prompt),
+    Construction(TuringTask, "transformer",
+                 "Thm 4.8 on Thm 4.1 (TM -> Linear RNN -> circuit -> Transformer, App. C.7)",
+                 lambda t: _chain(t).transformer, lambda t, word: _chain(t).trace(word),
+                 lambda t: rnn_sim.claim(_chain(t).circuit),
+                 "(n + T)(C + 1): C gate bits + 1 token per RNN step, over the n = 2^L prompt tokens and "
+                 "the T + 1 tokens of the Thm 4.1 CoT",
+                 "python -m verify.turing --machine M --max-len L --model transformer", sizes=(1, 2, 3),
+                 prompt=_padded_prompt),
+    Construction(CircuitRNNTask, "rnn-cot", "Linear RNN with CoT (library: parity, mod3, Thm 4.1)",
+                 rnn_task.build_task_rnn, lambda t, instance: t.rnn_trace(instance), rnn_task.rnn_claim,
+                 "the RNN's own: 0 (parity), 1 (mod3), T + 1 (Thm 4.1)",
+                 "python -m verify.rnn --rnn NAME --max-len L --model rnn-cot", sizes=(2, 4, 8)),
+    Construction(CircuitRNNTask, "transformer", "Thm 4.8 (App. C.7): Transformer simulating a circuit RNN",
+                 rnn_task.build_task_transformer, rnn_task.gate_reference,
+                 lambda t: rnn_sim.claim(rnn_task.circuit_of(t)),
+                 "(l + T - 1)(C + 1): C gate bits + 1 token per RNN step (prompt length l, RNN CoT T tokens)",
+                 "python -m verify.rnn --rnn NAME|FILE.json --max-len L", sizes=(2, 4, 8)),
 ]
 
 

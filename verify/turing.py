@@ -9,6 +9,12 @@ and the model runs once over it (teacher forcing, verify/core.py). The input pas
 the model must produce is its unique arg-max, the final YES/NO is the interpreter's verdict, and
 for RAG every retrieval is what the real regex retriever returns.
 
+Without retrieval: --model rnn-cot is Thm 4.1's Linear RNN with CoT, on its own input format
+``0^{n-|x|} sym:x`` with n = 2^L (one step token per machine step, then YES/NO); --model transformer
+is the chain TM -> Thm 4.1 RNN -> circuit -> Thm 4.8 Transformer, whose CoT is the circuit's
+gate-level trace, n + (n + T)(C + 1) tokens in all: sequences over 8,000 tokens are refused (dense
+attention), so L <= 4 for small machines (palindrome 6,898 tokens at L = 4; binary_add only L <= 2).
+
 --machine takes a library name (theory/machines) or a JSON file in the format of docs/turing.md.
 --trace INPUT decodes one input greedily (with the retriever) and prints generated vs reference.
 Exit codes: 0 verified, 1 counterexample (the smallest input is printed), 2 bad usage, a bad
@@ -29,6 +35,8 @@ from theory.turing import DEFAULT_MAX_STEPS, StepLimitExceeded, load_machine
 from verify import cli, core
 
 MAX_STEPS_LIMIT = 1_000_000
+MAX_SEQUENCE = 8_000    # --model transformer: tokens of the chain's longest sequence (dense L x L attention)
+MAX_TRACE = 1_000       # --model transformer --trace: greedy decoding re-runs the whole prefix per token
 
 
 def parse_args(argv):
@@ -77,6 +85,8 @@ def main(argv=None) -> int:
         model = model_io.load_or_build(a.weights, construction.build(task))
     except StepLimitExceeded as exc:
         raise cli.UsageError(f"{exc} (--max-steps {a.max_steps:,})") from None
+    if a.model == "transformer":
+        _check_chain_length(model.meta["max_len"], word is not None)
     info = {**core.model_info(construction, model, a.weights), "offset": bounds.offset,
             "number_tokens": model.vocab.n, "machine_sha256": machine.sha256()}
     mode = parse_mode(a.mode, a.p)
@@ -107,6 +117,16 @@ def main(argv=None) -> int:
                            arithmetic=core.arithmetic(mode), memory=memory)
     cli.write_json(a.json, cert)
     return cli.EXIT_OK if res.failed == 0 else cli.EXIT_COUNTEREXAMPLE
+
+
+def _check_chain_length(longest: int, trace: bool) -> None:
+    """The Thm 4.8 chain's sequences have n + (n + T)(C + 1) tokens with n = 2^L: refuse, before any
+    checking, lengths that dense attention cannot handle in reasonable time and memory."""
+    limit, what = (MAX_TRACE, "--trace decodes greedily, one forward pass per token") if trace else \
+        (MAX_SEQUENCE, "dense attention: L^2 scores per head")
+    if longest > limit:
+        raise cli.UsageError(f"the chain's longest sequence has {longest:,} tokens (n + (n + T)(C + 1), n = 2^L), "
+                             f"more than {limit:,} ({what}); {'use a shorter input' if trace else 'lower --max-len'}")
 
 
 def min_precision(construction, task, model, domain, a, command, started, info) -> int:

@@ -47,8 +47,10 @@ def longest_sequence(circuit: tc.Circuit, machine: Machine, max_len: int) -> int
     return n + tc.trace_length(circuit, n, steps + 1)
 
 
-def build_turing_transformer(machine: Machine, max_len: int) -> TuringChain:
-    rnn = build_logspace_rnn(machine, max_len)
+def build_turing_transformer(machine: Machine, max_len: int, *, n_vocab: int = 1) -> TuringChain:
+    """The chain for every input of length <= ``max_len`` (``n_vocab``: number tokens of the vocabulary,
+    so that the models read the ids of a task with cell-number tokens; the weights do not use them)."""
+    rnn = build_logspace_rnn(machine, max_len, n_vocab=n_vocab)
     circuit = compile_rnn(rnn, name=f"logspace:{machine.name}")
     model = build_rnn_transformer(circuit, longest_sequence(circuit, machine, max_len))
     model.meta.update(task="turing", machine=machine.name, theorem="Thm 4.1 + Thm 4.8 (TM -> RNN -> circuit)")
@@ -56,17 +58,17 @@ def build_turing_transformer(machine: Machine, max_len: int) -> TuringChain:
 
 
 @lru_cache(maxsize=16)
-def chain_for(machine: Machine, max_len: int) -> TuringChain:
+def chain_for(machine: Machine, max_len: int, n_vocab: int = 1) -> TuringChain:
     """The chain for a domain, built once (the compiled circuit fixes the reference traces)."""
-    return build_turing_transformer(machine, max_len)
+    return build_turing_transformer(machine, max_len, n_vocab=n_vocab)
 
 
 def build_transformer_turing(machine: Machine, n_max: int, *, offset: int = 0, n_vocab: int = 1) -> Transformer:
     """``verify.turing``'s builder interface: the chain's Transformer for inputs up to ``n_max``."""
-    del offset, n_vocab  # no cell numbers in this CoT; the vocabulary is the circuit's plus gate bits
-    return chain_for(machine, n_max).transformer
+    del offset  # no cell numbers in this CoT; the vocabulary is the circuit's plus gate bits
+    return chain_for(machine, n_max, n_vocab).transformer
 
 
-def transformer_reference(machine: Machine, word, *, max_len: int) -> list[str]:
+def transformer_reference(machine: Machine, word, *, max_len: int, n_vocab: int = 1) -> list[str]:
     """The Transformer's reference CoT for ``word`` in the domain "inputs up to ``max_len``"."""
-    return chain_for(machine, max_len).trace(word)
+    return chain_for(machine, max_len, n_vocab).trace(word)

@@ -4,12 +4,14 @@ a wrong delta entry with the smallest counterexample, and rejects bad files/inpu
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from constructions.rag.turing import build_rag_turing
 from constructions.runtime import io as model_io
+from theory.tasks.turing import TuringTask
 from theory.turing import Machine, load_machine
 from constructions import registry
 from verify import turing as vt
@@ -106,4 +108,66 @@ def test_bad_usage_is_one_line_exit_2(capsys, argv, message):
 def test_model_kinds_come_from_the_catalogue():
     kind = registry.get("turing", "rag")
     assert kind.retrieval and kind.reference is not None
-    assert set(registry.families("turing")) == {"rag", "hybrid"}
+    assert set(registry.families("turing")) == {"rag", "hybrid", "rnn-cot", "transformer"}
+    assert registry.get("turing", "rnn-cot").prompt is not None  # Thm 4.1 reads 0^(n-|x|) x
+
+
+# -- Thm 4.1 (rnn-cot) and the Thm 4.8 chain (transformer) ----------------------------------------------
+CUSTOM = str(Path(__file__).parents[1] / "constructions" / "machines" / "first_equals_last.json")
+
+
+@pytest.mark.parametrize("machine", ["parity", "palindrome", "brackets", "anbn", CUSTOM])
+def test_thm41_rnn_passes_at_length_4(machine, capsys, tmp_path):
+    cert = tmp_path / "c.json"
+    assert vt.main(["--machine", machine, "--max-len", "4", "--model", "rnn-cot", "--json", str(cert),
+                    "--no-progress"]) == 0
+    assert capsys.readouterr().out.startswith("verified: 31 inputs")
+    data = json.loads(cert.read_text())
+    assert data["model"]["construction"] == "turing/rnn-cot" and data["memory"]["Lambda"] > 0
+
+
+@pytest.mark.parametrize("machine", ["parity", CUSTOM])
+def test_chain_transformer_passes_at_length_2(machine, capsys):
+    assert vt.main(["--machine", machine, "--max-len", "2", "--model", "transformer", "--no-progress"]) == 0
+    assert capsys.readouterr().out.startswith("verified: 7 inputs")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("machine", ["parity", "div3", "anbn", CUSTOM])
+def test_chain_transformer_passes_at_length_4(machine, capsys):
+    """About 1, 2, 3 and 2 minutes on the shared 2-core machine (docs/rnn.md); anbn needs 1 GB."""
+    assert vt.main(["--machine", machine, "--max-len", "4", "--model", "transformer", "--no-progress"]) == 0
+    assert capsys.readouterr().out.startswith("verified: 31 inputs")
+
+
+def test_corrupted_thm41_weight_is_caught(tmp_path, capsys):
+    model = registry.get("turing", "rnn-cot").build(TuringTask("parity", 3))
+    arrays = dict(np.load(_save(model, tmp_path), allow_pickle=False))
+    units = model.blocks[3].ffn.units
+    j = next(i for i, u in enumerate(units) if u.startswith("delta(") and u.endswith(",1)"))
+    arrays["rnn.block3.ffn.W_3"][:, j] = 0.0      # the delta row that reads a 1 emits nothing
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **arrays)
+    assert vt.main(["--machine", "parity", "--max-len", "3", "--model", "rnn-cot", "--weights", str(bad),
+                    "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert "smallest counterexample: input 1 (length 1)" in out
+
+
+def test_corrupted_chain_weight_is_caught(tmp_path, capsys):
+    model = registry.get("turing", "transformer").build(TuringTask("parity", 1))
+    arrays = dict(np.load(_save(model, tmp_path), allow_pickle=False))
+    ffn = model.blocks[2].ffn
+    arrays["block2.ffn.W_3"][model.layout["tok:gate:1"], ffn.units.index("AND")] = 0.0  # AND(1, 1) -> tie
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, **arrays)
+    assert vt.main(["--machine", "parity", "--max-len", "1", "--model", "transformer", "--weights", str(bad),
+                    "--no-progress"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED" in out and "smallest counterexample: input" in out and "expected gate:1" in out
+
+
+def test_chain_beyond_dense_attention_is_refused(capsys):
+    assert vt.main(["--machine", "binary_add", "--max-len", "3", "--model", "transformer"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "10,640 tokens" in err

@@ -25,7 +25,7 @@ import math
 from collections.abc import Iterable, Sequence
 
 from theory.tokens import NO, YES
-from theory.turing import DEFAULT_MAX_STEPS, Machine, run
+from theory.turing import DEFAULT_MAX_STEPS, Machine, run, trace_vocabulary
 
 PAD = "0"
 STEP_PREFIX = "step:"
@@ -74,8 +74,12 @@ def step_tokens(machine: Machine) -> tuple[str, ...]:
 
 
 def vocabulary(machine: Machine) -> tuple[str, ...]:
-    """The special tokens of the task (for ``Vocab(1, extra=...)``): pad, input symbols, step tokens."""
-    return (PAD,) + tuple(symbol_token(a) for a in machine.alphabet) + step_tokens(machine)
+    """The special tokens of the task (for ``Vocab(1, extra=...)``): the Turing-machine task's own
+    (theory.turing.trace_vocabulary: the tape symbols ``sym:a``, which include the input symbols,
+    states and moves), then the pad and the step tokens. Starting with the Turing-machine task's
+    tokens lets a model of this format read the ids of ``theory.tasks.turing.TuringTask``; the
+    states and moves are never read or written here."""
+    return trace_vocabulary(machine) + (PAD,) + step_tokens(machine)
 
 
 def prompt(machine: Machine, word, n: int) -> list[str]:
