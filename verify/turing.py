@@ -140,14 +140,21 @@ def min_precision(construction, task, model, domain, a, command, started, info) 
 
     p, tried = core.min_precision(passes, report=lambda s: print(s, file=sys.stderr))
     what = f"inputs of length 0..{task.max_len} of machine {task.machine.name}"
+    memory = {}
     if p is None:
         cli.say(f"no odd p <= {tried[-1]['p']} passes all {domain.size:,} {what}")
     else:
         cli.say(f"minimum precision: p = {p} bits passes all {domain.size:,} {what}"
                 + (f"; p = {p - 2} fails" if p > 3 else ""))
+        numbers = model.shape()["state_dim"]
+        memory = {"Lambda": numbers, "p": p, "p_source": "measured (--min-precision, exhaustive)",
+                  "state_bits": numbers * p}
+        if numbers:
+            cli.say(f"  memory in the paper's units: Lambda = {numbers} numbers x p = {p} (measured) = "
+                    f"{numbers * p:,} bits of RNN state")
     cert = cli.certificate(command=command, domain=domain.describe(), checked=checked[-1] if checked else 0,
                            failures=[], verified=p is not None, started=started, min_precision=p, tried=tried,
-                           search="exhaustive", model=info, mode="rp (searched)")
+                           search="exhaustive", model=info, mode="rp (searched)", memory=memory)
     cli.write_json(a.json, cert)
     return cli.EXIT_OK if p is not None else cli.EXIT_COUNTEREXAMPLE
 
@@ -168,7 +175,8 @@ def _print_one(machine, report) -> None:
 
 def _print_summary(machine, domain, mode, res, memory, seconds, model, rag) -> None:
     mem = (f"state Lambda = {memory['Lambda']} numbers, max |state| = {memory['max_abs_state']:g}, "
-           f"p_state = {memory['p_state']} bits, Lambda*p = {memory['state_bits']} bits") if memory else ""
+           f"whose values need p_state = {memory['p_state']} bits (a lower bound on the model's precision; "
+           f"--min-precision measures it and gives Lambda * p in the paper's units)") if memory else ""
     if memory and "kv_cache_numbers" in memory:
         mem += f"; attention KV cache {memory['kv_cache_numbers']:,} numbers at the longest sequence"
     retrieval = "every retrieval is reproduced by the regex retriever; " if rag else ""

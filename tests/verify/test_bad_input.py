@@ -121,7 +121,7 @@ def test_bad_input_is_one_line_exit_2(files, cmd, args, message, capsys):
     started = time.time()
     assert MAINS[cmd](argv) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "Traceback" not in err[0] and err[0].startswith(f"verify.") and message in err[0], err
+    assert len(err) == 1 and "Traceback" not in err[0] and err[0].startswith("verify.") and message in err[0], err
     assert time.time() - started < 20
     for a in argv:
         if a.endswith("c.json"):
@@ -142,7 +142,7 @@ def test_json_to_stdout_is_parseable():
 
 def test_min_precision_on_a_shard_records_the_shard(tmp_path):
     cert = tmp_path / "c.json"
-    assert istree.main(["--n", "7", "--shard", "1/3", "--min-precision", "--no-progress", "--json", str(cert)]) == 0
+    assert istree.main(["--n", "4", "--shard", "1/3", "--min-precision", "--no-progress", "--json", str(cert)]) == 0
     c = json.loads(cert.read_text())
     assert c["shard"] == {"index": 1, "count": 3} and 0 < c["instances_checked"] < c["domain"]["instances"]
     assert c["min_precision"] and {"p": c["min_precision"] - 2, "pass": False} in c["tried"]

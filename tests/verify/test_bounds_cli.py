@@ -122,10 +122,10 @@ def test_longest_sequence_is_what_the_checker_runs(task_name, n):
 
 
 def test_kv_caches_equal_verify_compare():
-    rows = compare.table(8, 16, 16, 0, {}, False)
+    rows = compare.table(8, 16, 16, 0, {}, False, "formula")
     checked = 0
     for r in rows:
-        if r["built"] and r["kind"] == "transformer" and r["task"] != "turing":
+        if r["built"] and r["kind"] == "transformer" and r["task"] not in ("turing", "rnn"):
             mem = V.transformer_memory(r["task"], 8, compare.CGRAM_C, r["p"])
             assert (mem["longest_sequence"], mem["kv_bits_at_p"]) == (r["longest_sequence"], r["kv_cache_bits"])
             checked += 1
