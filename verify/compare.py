@@ -44,7 +44,6 @@ import numpy as np
 
 from constructions import registry
 from constructions.runtime import io as model_io
-from constructions.runtime.arithmetic import Rp
 from theory.tasks.circuit_rnn import CircuitRNNTask
 from theory.precision import P_MAX
 from theory.tasks.istree import IstreeTask, sample_graph
@@ -95,11 +94,7 @@ def row_precision(construction, task, model, domain, longest: int, how: str) -> 
     covers positions only and is a guide, not a measurement. Rows whose sequences are longer than
     MEASURE_MAX_TOKENS fall back to the formula (exact R_p on them takes too long for a table)."""
     if how == "measured" and longest <= MEASURE_MAX_TOKENS:
-        def passes(p: int) -> bool:
-            return core.run(construction, task, model, domain, Rp(p), progress=False).failed == 0
-
-        p, _ = core.min_precision(passes, report=lambda s: None)
-        return p, "measured"
+        return core.search_precision(construction, task, model, domain, report=lambda s: None).p, "measured"
     return precision_for(longest), "formula"
 
 

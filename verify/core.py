@@ -34,7 +34,7 @@ import numpy as np
 
 from constructions.registry import Construction
 from constructions.runtime import io as model_io
-from constructions.runtime.arithmetic import FLOAT64, Mode
+from constructions.runtime.arithmetic import FLOAT64, Mode, Rp
 from constructions.runtime.decode import greedy, retrieval_positions, teacher_force
 from constructions.runtime.retrieve import Retriever
 from theory.precision import P_MAX
@@ -503,6 +503,32 @@ def min_precision(passes: Callable[[int], bool], p_max: int = P_MAX, report: Cal
         else:
             lo = mid
     return hi, tried
+
+
+@dataclass
+class PrecisionSearch:
+    """The outcome of :func:`search_precision`: the smallest passing odd p (None: none up to P_MAX),
+    every probe, and the instances the last probe checked."""
+    p: int | None
+    tried: list[dict]
+    checked: int
+
+
+def search_precision(construction: Construction, task: Task, model, domain: Domain, *,
+                     shard: tuple[int, int] = (0, 1), workers: int = 1, scheduler: str | None = None,
+                     report: Callable[[str], None] = print) -> PrecisionSearch:
+    """``--min-precision`` of every checker: :func:`min_precision` over full checks of the (shard of
+    the) domain in the paper's exact R_p."""
+    checked = []
+
+    def passes(p: int) -> bool:
+        res = run(construction, task, model, domain, Rp(p), shard=shard, workers=workers, scheduler=scheduler,
+                  progress=False)
+        checked.append(res.checked)
+        return res.failed == 0
+
+    p, tried = min_precision(passes, report=report)
+    return PrecisionSearch(p, tried, checked[-1] if checked else 0)
 
 
 # -- certificates ------------------------------------------------------------------------------------------

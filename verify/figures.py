@@ -318,6 +318,138 @@ def fig_crossover(out: str, quick: bool = False) -> list[str]:
     return files
 
 
+# --------------------------------------------------------------------------- precision
+PRECISION_TASKS = ("index", "ar", "cgram", "counting", "istree")
+PRECISION_FAMILIES = ("transformer", "rag", "hybrid")
+PRECISION_SAMPLES = 48    # seeded instances per (construction, n), plus the hard family where the task has one
+
+
+def precision_sizes(task: str, kind: str, quick: bool) -> list[int]:
+    """n = 4 ... 256; IsTree to n = 32 (sequences of about 5n tokens, and exact R_p above 53 bits
+    computes with Python ints), the IsTree RAG-RNN to n = 8 (its CoT is O(n^2) tokens, run one exact
+    step at a time: two minutes at n = 8). Quick: n = 4, and no IsTree RAG-RNN."""
+    if task == "istree" and kind == "rag":
+        return [] if quick else [4, 8]
+    if quick:
+        return [4]
+    return [4, 8, 16, 32] if task == "istree" else [4, 8, 16, 32, 64, 128, 256]
+
+
+def measured_precision(task_name: str, kind: str, size: int, samples: int) -> dict:
+    """The smallest odd p <= P_MAX at which the construction passes a seeded sample in exact R_p
+    (verify.core.min_precision: the checkers' --min-precision search), or None if none does."""
+    from theory.precision import P_MAX
+
+    construction = registry.get(task_name, kind)
+    task = make_task(task_name, size)
+    model = construction.build(task)
+    domain = task.domain(samples=samples, seed=0)
+    started = time.time()
+    found = core.search_precision(construction, task, model, domain, report=lambda s: None)
+    return {"task": task_name, "family": registry.FAMILIES[kind], "kind": kind, "n": size,
+            "p_min": found.p, "censored": found.p is None, "p_max": P_MAX, "instances": found.checked,
+            "probes": " ".join(f"{t['p']}{'+' if t['pass'] else '-'}" for t in found.tried),
+            "seconds": round(time.time() - started, 1), "status": B.MEASURED}
+
+
+def precision_rows(quick: bool, show: bool = False) -> list[dict]:
+    samples = 8 if quick else PRECISION_SAMPLES
+    jobs = [(t, k, m) for t in PRECISION_TASKS for k in PRECISION_FAMILIES for m in precision_sizes(t, k, quick)
+            if registry.find(t, k) is not None]
+    bar = progress(len(jobs), "precision", disable=not show)
+    rows = []
+    for task, kind, size in jobs:
+        row = measured_precision(task, kind, size, samples)
+        row["proved_p"] = precision_certificate(task, size).p if kind == "transformer" else None
+        rows.append(row)
+        bar.update(1)
+    bar.close()
+    return rows
+
+
+def fit_log2(points: list[tuple[int, int]]) -> tuple[float, float] | None:
+    """Least-squares (a, b) of p = a log2 n + b over uncensored points (None below two sizes)."""
+    if len({n for n, _ in points}) < 2:
+        return None
+    x = np.log2([n for n, _ in points])
+    a, b = np.polyfit(x, [p for _, p in points], 1)
+    return float(a), float(b)
+
+
+def precision_fits(rows: list[dict]) -> list[dict]:
+    out = []
+    for task in PRECISION_TASKS:
+        for kind in PRECISION_FAMILIES:
+            mine = [r for r in rows if r["task"] == task and r["kind"] == kind]
+            if not mine:
+                continue
+            fit = fit_log2([(r["n"], r["p_min"]) for r in mine if r["p_min"] is not None])
+            out.append({"task": task, "family": registry.FAMILIES[kind], "kind": kind,
+                        "slope": None if fit is None else round(fit[0], 2),
+                        "intercept": None if fit is None else round(fit[1], 2),
+                        "sizes": len(mine), "censored": sum(r["censored"] for r in mine)})
+    return out
+
+
+@figure("precision", "Bits each construction needs, p_min(n): the smallest odd p at which it passes a seeded "
+        "sample (and the hard family) in exact R_p, against the margin argument's proved p(n) and the fit "
+        "a·log2 n + b; arrows: no p up to 255 passes.")
+def fig_precision(out: str, quick: bool = False, show: bool = False) -> list[str]:
+    rows = precision_rows(quick, show)
+    fits = {(f["task"], f["kind"]): f for f in precision_fits(rows)}
+    colour = {k: PALETTE[i] for i, k in enumerate(PRECISION_FAMILIES)}
+
+    def draw(tag):
+        fig, axes = grid(tag, len(PRECISION_TASKS), 2.4, 2.0)
+        for ax, task in zip(axes, PRECISION_TASKS):
+            ax.set_xscale("log", base=2)
+            for i, kind in enumerate(PRECISION_FAMILIES):
+                mine = [r for r in rows if r["task"] == task and r["kind"] == kind]
+                if not mine:
+                    continue
+                xs = [r["n"] for r in mine]
+                series(ax, xs, [r["p_min"] for r in mine], B.MEASURED, colour[kind], MARKERS[i],
+                       registry.FAMILIES[kind])
+                up = [r for r in mine if r["censored"]]
+                for r in up:   # censored: at least P_MAX + 2 bits; an arrow from the top, no value
+                    ax.annotate("", xy=(r["n"], r["p_max"] + 12), xytext=(r["n"], r["p_max"]),
+                                arrowprops=dict(arrowstyle="->", color=colour[kind], lw=1))
+                fit = fits[(task, kind)]
+                if fit["slope"] is not None:
+                    grid_x = np.array([xs[0], xs[-1]], dtype=float)
+                    series(ax, grid_x, fit["slope"] * np.log2(grid_x) + fit["intercept"], "reference",
+                           colour[kind], "", "_fit", lw=0.8)
+                if kind == "transformer":
+                    series(ax, xs, [r["proved_p"] for r in mine], B.PROVED, colour[kind], "", "Transformer, margin argument")
+            ax.set_title(TITLES[task])
+            ax.set_xlabel("vertices n" if task == "istree" else "n")
+            ax.set_ylabel("p (bits)")
+        handles, labels = [], []
+        for ax in axes:
+            for h, lab in zip(*ax.get_legend_handles_labels()):
+                if lab not in labels:
+                    handles.append(h)
+                    labels.append(lab)
+        fig.legend(handles, labels, loc="lower center", ncol=4 if tag == "2col" else 2, fontsize=6,
+                   bbox_to_anchor=(0.5, -0.01))
+        panel_labels(axes)
+        fig.tight_layout(rect=(0, 0.1 if tag == "2col" else 0.04, 1, 1))
+        return fig
+
+    files = both_widths(draw, out, "precision", quick)
+    header = ["task", "family", "n", "p_min", "censored", "p_max", "proved_p", "instances", "probes", "seconds",
+              "status"]
+    files.append(write_csv(out, "precision", header, [[r[h] for h in header] for r in rows]))
+    files.append(write_csv(out, "precision_fits", ["task", "family", "slope", "intercept", "sizes", "censored"],
+                           [[f[h] for h in ("task", "family", "slope", "intercept", "sizes", "censored")]
+                            for f in fits.values()]))
+    tex = [[TITLES[f["task"]], f["family"], "--" if f["slope"] is None else f"{f['slope']:.2f}",
+            "--" if f["intercept"] is None else f"{f['intercept']:.1f}", f["censored"]] for f in fits.values()]
+    files.append(write_tex(out, "precision", ["task", "family", "a (bits per doubling of n)", "b", "censored"], tex,
+                           "Least-squares fit p_min(n) = a log2 n + b of the measured precision (uncensored sizes)."))
+    return files
+
+
 # --------------------------------------------------------------------------- command line
 def build_parser() -> ArgumentParser:
     parser = ArgumentParser(prog="python -m verify.figures", description=__doc__.split("\n\n")[0])

@@ -30,7 +30,7 @@ import time
 
 from constructions import registry
 from constructions.runtime import io as model_io
-from constructions.runtime.arithmetic import Rp, parse_mode
+from constructions.runtime.arithmetic import parse_mode
 from theory.tasks.istree import IstreeTask, parse_graph
 from verify import cli, core
 
@@ -170,16 +170,9 @@ def _print_one(report, verbose):
 
 def min_precision(construction, task, model, domain, shard, a, command, started, info) -> int:
     """Smallest odd p for which every instance of the (shard of the) domain passes in R_p."""
-    checked = []
-
-    def passes(p: int) -> bool:
-        res = core.run(construction, task, model, domain, Rp(p), shard=shard, workers=a.workers,
-                       scheduler=a.scheduler, progress=False)
-        checked.append(res.checked)
-        return res.failed == 0
-
-    p, tried = core.min_precision(passes, report=lambda s: print(s, file=sys.stderr))
-    count = checked[-1] if checked else 0
+    found = core.search_precision(construction, task, model, domain, shard=shard, workers=a.workers,
+                                  scheduler=a.scheduler, report=lambda s: print(s, file=sys.stderr))
+    p, tried, count = found.p, found.tried, found.checked
     where = f" (shard {shard[0]}/{shard[1]})" if shard[1] > 1 else ""
     if p is None:
         cli.say(f"no odd p <= {tried[-1]['p']} passes all {count:,} instances{where}")

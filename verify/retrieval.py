@@ -30,7 +30,7 @@ import numpy as np
 
 from constructions import registry
 from constructions.runtime import io as model_io
-from constructions.runtime.arithmetic import Rp, parse_mode
+from constructions.runtime.arithmetic import parse_mode
 from theory.tasks.common import RetrievalTask
 from verify import cli, core
 
@@ -99,21 +99,15 @@ def main(argv=None) -> int:
     what = f"{a.task} instances (n = {a.n}{f', c = {task.c}' if a.task == 'cgram' else ''})"
 
     if a.min_precision:
-        checked = []
-
-        def passes(p: int) -> bool:
-            res = core.run(construction, task, model, domain, Rp(p), workers=a.workers,
-                           scheduler=a.scheduler, progress=False)
-            checked.append(res.checked)
-            return res.failed == 0
-
-        p, tried = core.min_precision(passes, report=lambda s: print(s, file=sys.stderr))
+        found = core.search_precision(construction, task, model, domain, workers=a.workers,
+                                      scheduler=a.scheduler, report=lambda s: print(s, file=sys.stderr))
+        p, tried = found.p, found.tried
         if p is None:
             cli.say(f"no odd p <= {tried[-1]['p']} passes every one of {domain.size:,} {what}")
         else:
             cli.say(f"minimum precision: p = {p} bits passes all {domain.size:,} {what}"
                     + (f"; p = {p - 2} fails" if p > 3 else ""))
-        cert = cli.certificate(command=command, domain=domain.describe(), checked=checked[-1] if checked else 0,
+        cert = cli.certificate(command=command, domain=domain.describe(), checked=found.checked,
                                failures=[], verified=p is not None, started=started, min_precision=p,
                                tried=tried, search=domain.describe()["kind"], model=info, mode="rp (searched)")
         cli.write_json(a.json, cert)

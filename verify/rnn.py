@@ -35,7 +35,7 @@ import time
 
 from constructions import registry
 from constructions.runtime import io as model_io
-from constructions.runtime.arithmetic import Rp, parse_mode
+from constructions.runtime.arithmetic import parse_mode
 from constructions.transformer import rnn_task
 from theory import circuit as tc
 from theory.tasks.circuit_rnn import LIBRARY, MAX_LEN, CircuitRNNTask, is_library
@@ -195,21 +195,15 @@ def _print_circuit_failures(task, wrong) -> None:
 
 
 def min_precision(construction, task, model, domain, command, started, info, json_path) -> int:
-    checked = []
-
-    def passes(p: int) -> bool:
-        res = core.run(construction, task, model, domain, Rp(p), progress=False)
-        checked.append(res.checked)
-        return res.failed == 0
-
-    p, tried = core.min_precision(passes, report=lambda s: print(s, file=sys.stderr))
+    found = core.search_precision(construction, task, model, domain, report=lambda s: print(s, file=sys.stderr))
+    p, tried = found.p, found.tried
     what = f"inputs of {task.rnn} ({task.describe_domain()})"
     if p is None:
         cli.say(f"no odd p <= {tried[-1]['p']} passes all {domain.size:,} {what}")
     else:
         cli.say(f"minimum precision: p = {p} bits passes all {domain.size:,} {what}"
                 + (f"; p = {p - 2} fails" if p > 3 else ""))
-    cert = cli.certificate(command=command, domain=domain.describe(), checked=checked[-1] if checked else 0,
+    cert = cli.certificate(command=command, domain=domain.describe(), checked=found.checked,
                            failures=[], verified=p is not None, started=started, min_precision=p, tried=tried,
                            search="exhaustive", model=info, mode="rp (searched)")
     cli.write_json(json_path, cert)

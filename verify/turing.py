@@ -29,7 +29,7 @@ import time
 
 from constructions import registry
 from constructions.runtime import io as model_io
-from constructions.runtime.arithmetic import Rp, parse_mode
+from constructions.runtime.arithmetic import parse_mode
 from theory.tasks.turing import MAX_LEN, TuringTask
 from theory.turing import DEFAULT_MAX_STEPS, StepLimitExceeded, load_machine
 from verify import cli, core
@@ -130,15 +130,9 @@ def _check_chain_length(longest: int, trace: bool) -> None:
 
 
 def min_precision(construction, task, model, domain, a, command, started, info) -> int:
-    checked = []
-
-    def passes(p: int) -> bool:
-        res = core.run(construction, task, model, domain, Rp(p), workers=a.workers,
-                       scheduler=a.scheduler, progress=False)
-        checked.append(res.checked)
-        return res.failed == 0
-
-    p, tried = core.min_precision(passes, report=lambda s: print(s, file=sys.stderr))
+    found = core.search_precision(construction, task, model, domain, workers=a.workers,
+                                  scheduler=a.scheduler, report=lambda s: print(s, file=sys.stderr))
+    p, tried = found.p, found.tried
     what = f"inputs of length 0..{task.max_len} of machine {task.machine.name}"
     memory = {}
     if p is None:
@@ -152,7 +146,7 @@ def min_precision(construction, task, model, domain, a, command, started, info) 
         if numbers:
             cli.say(f"  memory in the paper's units: Lambda = {numbers} numbers x p = {p} (measured) = "
                     f"{numbers * p:,} bits of RNN state")
-    cert = cli.certificate(command=command, domain=domain.describe(), checked=checked[-1] if checked else 0,
+    cert = cli.certificate(command=command, domain=domain.describe(), checked=found.checked,
                            failures=[], verified=p is not None, started=started, min_precision=p, tried=tried,
                            search="exhaustive", model=info, mode="rp (searched)", memory=memory)
     cli.write_json(a.json, cert)

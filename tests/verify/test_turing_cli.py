@@ -14,6 +14,7 @@ from constructions.runtime import io as model_io
 from theory.tasks.turing import TuringTask
 from theory.turing import Machine, load_machine
 from constructions import registry
+from verify import core
 from verify import turing as vt
 
 MY_PARITY = {  # the worked example of docs/turing.md, written from the documented format alone
@@ -171,3 +172,28 @@ def test_chain_beyond_dense_attention_is_refused(capsys):
     assert vt.main(["--machine", "binary_add", "--max-len", "3", "--model", "transformer"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "10,640 tokens" in err
+
+
+@pytest.mark.parametrize("model", ["rag", "hybrid"])
+def test_min_precision_reports_memory_in_the_papers_units(model, tmp_path, capsys):
+    """--min-precision finds p with p passing and p - 2 failing, and the memory is Lambda * p at that p
+    (not the bits of the state's values, which understate it)."""
+    cert = tmp_path / "c.json"
+    assert vt.main(["--machine", "parity", "--max-len", "3", "--model", model, "--min-precision", "--no-progress",
+                    "--json", str(cert)]) == 0
+    c = json.loads(cert.read_text())
+    p = c["min_precision"]
+    assert {"p": p - 2, "pass": False} in c["tried"] and {"p": p, "pass": True} in c["tried"]
+    model_obj = registry.get("turing", model).build(TuringTask("parity", 3))
+    lam = model_obj.shape()["state_dim"]
+    assert c["memory"] == {"Lambda": lam, "p": p, "p_source": "measured (--min-precision, exhaustive)",
+                           "state_bits": lam * p}
+    assert f"Lambda = {lam} numbers x p = {p} (measured) = {lam * p:,} bits" in capsys.readouterr().out
+    # the value range alone would claim fewer bits: the paper's unit is the precision the model needs
+    assert core.state_memory(registry.get("turing", model), TuringTask("parity", 3), model_obj,
+                             TuringTask("parity", 3).domain(), _run(model_obj, model))["p_state"] < p
+
+
+def _run(model_obj, model):
+    task = TuringTask("parity", 3)
+    return core.run(registry.get("turing", model), task, model_obj, task.domain(), progress=False)
