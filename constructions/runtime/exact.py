@@ -112,9 +112,16 @@ class Grid:
         return self._matmul_reference(x, w).astype(self.dtype)
 
     def _matmul_reference(self, x, w) -> np.ndarray:
-        x, w = np.asarray(x).astype(object), np.asarray(w).astype(object)
+        """The sequential rule. In int64 instead of Python ints when every product fits (|x| |w| < 2^62;
+        partial sums are saturated, so they stay below 2^53): the same integers, an order of magnitude
+        faster (``fast`` only; ``fast=False`` keeps Python ints as the reference the tests compare with)."""
+        x, w = np.asarray(x), np.asarray(w)
+        small = (self.fast and self.dtype is np.int64 and x.size and w.size
+                 and float(np.abs(x).max()) * float(np.abs(w).max()) < 2.0**62)
+        kind = np.int64 if small else object
+        x, w = x.astype(kind), w.astype(kind)
         mask = (1 << self.q) - 1
-        acc = np.zeros(np.broadcast_shapes(x.shape[:-1] + (1,), w.shape[:-2] + (1, w.shape[-1])), dtype=object)
+        acc = np.zeros(np.broadcast_shapes(x.shape[:-1] + (1,), w.shape[:-2] + (1, w.shape[-1])), dtype=kind)
         for j in range(x.shape[-1]):
             wj = w[..., j:j + 1, :]
             if not wj.any():

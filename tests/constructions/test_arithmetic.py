@@ -193,6 +193,23 @@ def test_fast_paths_equal_reference_on_the_index_transformer(p):
     assert np.asarray(lf).tolist() == np.asarray(lr).tolist()  # bit for bit
 
 
+@pytest.mark.parametrize("p", [9, 15])
+def test_int64_sequential_products_equal_python_ints_on_a_saturating_rnn(p):
+    """At low p the IsTree RAG-RNN's FFN products saturate, so the BLAS shortcut refuses and the
+    sequential rule runs; with ``fast`` it runs in int64 when every product fits. Same integers."""
+    from constructions import registry
+    from theory.tasks.istree import IstreeTask
+    from verify import core
+
+    construction, task = registry.get("istree", "rag"), IstreeTask(4)
+    model = construction.build(task)
+    seqs = core.build_sequences(construction, task, model, task.domain(samples=3, seed=1).chunk(0)[1])
+    fast, ref = Rp(p), Rp(p, fast=False)
+    lf = model.logits(model.forward(seqs.ids, fast.raw()), fast.raw())
+    lr = model.logits(model.forward(seqs.ids, ref.raw()), ref.raw())
+    assert np.asarray(lf).tolist() == np.asarray(lr).tolist()  # bit for bit
+
+
 def test_values_out_are_float64_to_53_bits_and_fractions_above():
     from constructions.transformer.index import build_index_transformer
 
