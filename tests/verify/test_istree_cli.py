@@ -110,3 +110,14 @@ def test_weights_for_another_n_are_rejected(tmp_path):
     model_io.save(build_istree_transformer(6), str(path))
     r = run("--n", "5", "--weights", str(path))
     assert r.returncode == 2 and "different layout or vocabulary" in r.stderr
+
+
+@pytest.mark.slow
+def test_n7_exhaustive_in_rp_at_its_min_precision(tmp_path):
+    """p_min(7) = 45 (``verify.istree --n 7 --min-precision``, exhaustive: 56,264 instances, 13 min):
+    the whole default domain passes in exact R_p at p = 45 and fails at p = 43 (about a minute each)."""
+    cert = tmp_path / "c.json"
+    assert main(["--n", "7", "--mode", "rp", "--p", "45", "--no-progress", "--json", str(cert)]) == 0
+    c = json.loads(cert.read_text())
+    assert c["verified"] and c["instances_checked"] == 56_264 and c["mode"].startswith("rp")
+    assert main(["--n", "7", "--mode", "rp", "--p", "43", "--no-progress"]) == 1
