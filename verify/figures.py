@@ -35,7 +35,7 @@ from theory.tasks.istree import sample_graph
 from verify import core, plots
 from verify.bounds import DEFAULT_P, bound_row
 from verify.cli import ArgumentParser, EXIT_OK, UsageError, main_guard, progress
-from verify.plots import (MARKERS, PALETTE, TITLES, both_widths, grid, log2_axes, panel_labels,
+from verify.plots import (MARKERS, PALETTE, TITLES, both_widths, grid, legend_proxy, log2_axes, panel_labels,
                           series, write_csv, write_tex)
 from verify.smt.precision import certificate as precision_certificate
 
@@ -421,9 +421,13 @@ def fig_precision(out: str, quick: bool = False, show: bool = False) -> list[str
                            colour[kind], "", "_fit", lw=0.8)
                 if kind == "transformer":
                     series(ax, xs, [r["proved_p"] for r in mine], B.PROVED, colour[kind], "", "Transformer, margin argument")
+            sizes_drawn = sorted({r["n"] for r in rows if r["task"] == task})
+            ax.set_xticks(sizes_drawn, [f"{m}" for m in sizes_drawn], fontsize=5.5)
+            ax.minorticks_off()
             ax.set_title(TITLES[task])
             ax.set_xlabel("vertices n" if task == "istree" else "n")
             ax.set_ylabel("p (bits)")
+        legend_proxy(axes[0], "reference", "least-squares fit a log2 n + b (dotted)")
         handles, labels = [], []
         for ax in axes:
             for h, lab in zip(*ax.get_legend_handles_labels()):
