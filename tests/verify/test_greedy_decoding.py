@@ -21,10 +21,16 @@ from theory.tasks.turing import TuringTask
 from verify import core
 
 # (task, family) -> [(size, instances), ...] in the default run; the slow run uses SLOW
+# The Thm 4.8 Transformers (turing/transformer: the chain TM -> RNN -> circuit -> Transformer, whose
+# sequences have 2^L (C + 1) tokens; rnn/transformer) decode one gate bit per token: small sizes only.
 DEFAULT = {("istree", "rag"): [(3, 1), (4, 1)], ("istree", "transformer"): [(6, 4)],
-           ("istree", "hybrid"): [(6, 4)], ("turing", "rag"): [(4, 2)], ("turing", "hybrid"): [(4, 4)]}
+           ("istree", "hybrid"): [(6, 4)], ("turing", "rag"): [(4, 2)], ("turing", "hybrid"): [(4, 4)],
+           ("turing", "rnn-cot"): [(4, 4)], ("turing", "transformer"): [(1, 2)],
+           ("rnn", "rnn-cot"): [(6, 4)], ("rnn", "transformer"): [(3, 2)]}
 SLOW = {("istree", "rag"): [(5, 4)], ("istree", "transformer"): [(8, 12)], ("istree", "hybrid"): [(8, 12)],
-        ("turing", "rag"): [(6, 8)], ("turing", "hybrid"): [(6, 12)]}
+        ("turing", "rag"): [(6, 8)], ("turing", "hybrid"): [(6, 12)],
+        ("turing", "rnn-cot"): [(6, 12)], ("turing", "transformer"): [(2, 3)],
+        ("rnn", "rnn-cot"): [(8, 12)], ("rnn", "transformer"): [(4, 4)]}
 RETRIEVAL = {"default": [(8, 4)], "slow": [(16, 32)]}
 MACHINE = "palindrome"
 GRAPHS = ("tree", "uniform", "random", "hard")   # "tree" gives YES, the others mostly NO
