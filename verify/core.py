@@ -531,6 +531,26 @@ def search_precision(construction: Construction, task: Task, model, domain: Doma
     return PrecisionSearch(p, tried, checked[-1] if checked else 0)
 
 
+def precision_verdict(found: PrecisionSearch, what: str, *, command: list[str], domain: Domain, started: float,
+                      model: dict, json_path: str | None, notes: list[str] = (), **extra) -> int:
+    """Print the outcome of a ``--min-precision`` search over ``what`` (e.g. "56,264 instances"), write
+    its certificate, and return the exit code (0: some p passes; 1: none up to P_MAX does)."""
+    p, tried = found.p, found.tried
+    if p is None:
+        cli.say(f"no odd p <= {tried[-1]['p']} passes all {what}")
+    else:
+        cli.say(f"minimum precision: p = {p} bits passes all {what}" + (f"; p = {p - 2} fails" if p > 3 else ""))
+        for line in notes:
+            cli.say(f"  {line}")
+    described = domain.describe()
+    cert = cli.certificate(command=command, domain=described, checked=found.checked, failures=[],
+                           verified=p is not None, started=started, min_precision=p, tried=tried,
+                           search="exhaustive" if described["kind"] == "exhaustive" else "samples",
+                           model=model, mode="rp (searched)", **extra)
+    cli.write_json(json_path, cert)
+    return cli.EXIT_OK if p is not None else cli.EXIT_COUNTEREXAMPLE
+
+
 # -- certificates ------------------------------------------------------------------------------------------
 def model_info(construction: Construction, model, weights_file: str | None) -> dict:
     return {"construction": construction.name, "theorem": construction.theorem, "kind": model.kind,

@@ -172,19 +172,12 @@ def min_precision(construction, task, model, domain, shard, a, command, started,
     """Smallest odd p for which every instance of the (shard of the) domain passes in R_p."""
     found = core.search_precision(construction, task, model, domain, shard=shard, workers=a.workers,
                                   scheduler=a.scheduler, report=lambda s: print(s, file=sys.stderr))
-    p, tried, count = found.p, found.tried, found.checked
     where = f" (shard {shard[0]}/{shard[1]})" if shard[1] > 1 else ""
-    if p is None:
-        cli.say(f"no odd p <= {tried[-1]['p']} passes all {count:,} instances{where}")
-    else:
-        cli.say(f"minimum precision: p = {p} bits passes all {count:,} instances{where}"
-                + (f"; p = {p - 2} fails" if p > 3 else "") + f" ({domain.describe()['parts'][0]['description']})")
-    cert = cli.certificate(command=command, domain=domain.describe(), checked=count, failures=[],
-                           verified=p is not None, started=started, min_precision=p, tried=tried,
-                           search="exhaustive" if domain.describe()["kind"] == "exhaustive" else "samples",
-                           shard={"index": shard[0], "count": shard[1]}, model=info, mode="rp (searched)")
-    cli.write_json(a.json, cert)
-    return cli.EXIT_OK if p is not None else cli.EXIT_COUNTEREXAMPLE
+    parts = domain.describe()["parts"]
+    text = parts[0]["description"] + (", and seeded samples" if len(parts) > 1 else "")
+    what = f"{found.checked:,} instances{where} ({text})"
+    return core.precision_verdict(found, what, command=command, domain=domain, started=started, model=info,
+                                  json_path=a.json, shard={"index": shard[0], "count": shard[1]})
 
 
 def merge(paths, out, command, started) -> int:

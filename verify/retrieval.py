@@ -101,17 +101,8 @@ def main(argv=None) -> int:
     if a.min_precision:
         found = core.search_precision(construction, task, model, domain, workers=a.workers,
                                       scheduler=a.scheduler, report=lambda s: print(s, file=sys.stderr))
-        p, tried = found.p, found.tried
-        if p is None:
-            cli.say(f"no odd p <= {tried[-1]['p']} passes every one of {domain.size:,} {what}")
-        else:
-            cli.say(f"minimum precision: p = {p} bits passes all {domain.size:,} {what}"
-                    + (f"; p = {p - 2} fails" if p > 3 else ""))
-        cert = cli.certificate(command=command, domain=domain.describe(), checked=found.checked,
-                               failures=[], verified=p is not None, started=started, min_precision=p,
-                               tried=tried, search=domain.describe()["kind"], model=info, mode="rp (searched)")
-        cli.write_json(a.json, cert)
-        return cli.EXIT_OK if p is not None else cli.EXIT_COUNTEREXAMPLE
+        return core.precision_verdict(found, f"{domain.size:,} {what}", command=command, domain=domain,
+                                      started=started, model=info, json_path=a.json)
 
     res = core.run(construction, task, model, domain, mode, workers=a.workers, scheduler=a.scheduler,
                    progress=not a.no_progress, desc=a.task)

@@ -196,18 +196,8 @@ def _print_circuit_failures(task, wrong) -> None:
 
 def min_precision(construction, task, model, domain, command, started, info, json_path) -> int:
     found = core.search_precision(construction, task, model, domain, report=lambda s: print(s, file=sys.stderr))
-    p, tried = found.p, found.tried
-    what = f"inputs of {task.rnn} ({task.describe_domain()})"
-    if p is None:
-        cli.say(f"no odd p <= {tried[-1]['p']} passes all {domain.size:,} {what}")
-    else:
-        cli.say(f"minimum precision: p = {p} bits passes all {domain.size:,} {what}"
-                + (f"; p = {p - 2} fails" if p > 3 else ""))
-    cert = cli.certificate(command=command, domain=domain.describe(), checked=found.checked,
-                           failures=[], verified=p is not None, started=started, min_precision=p, tried=tried,
-                           search="exhaustive", model=info, mode="rp (searched)")
-    cli.write_json(json_path, cert)
-    return cli.EXIT_OK if p is not None else cli.EXIT_COUNTEREXAMPLE
+    return core.precision_verdict(found, f"{domain.size:,} inputs of {task.rnn} ({task.describe_domain()})",
+                                  command=command, domain=domain, started=started, model=info, json_path=json_path)
 
 
 def where_in_trace(position: int, prompt_length: int, gates: int) -> str:

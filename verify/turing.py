@@ -132,25 +132,17 @@ def _check_chain_length(longest: int, trace: bool) -> None:
 def min_precision(construction, task, model, domain, a, command, started, info) -> int:
     found = core.search_precision(construction, task, model, domain, workers=a.workers,
                                   scheduler=a.scheduler, report=lambda s: print(s, file=sys.stderr))
-    p, tried = found.p, found.tried
-    what = f"inputs of length 0..{task.max_len} of machine {task.machine.name}"
-    memory = {}
-    if p is None:
-        cli.say(f"no odd p <= {tried[-1]['p']} passes all {domain.size:,} {what}")
-    else:
-        cli.say(f"minimum precision: p = {p} bits passes all {domain.size:,} {what}"
-                + (f"; p = {p - 2} fails" if p > 3 else ""))
-        numbers = model.shape()["state_dim"]
+    p, numbers = found.p, model.shape()["state_dim"]
+    memory, notes = {}, []
+    if p is not None:
         memory = {"Lambda": numbers, "p": p, "p_source": "measured (--min-precision, exhaustive)",
                   "state_bits": numbers * p}
         if numbers:
-            cli.say(f"  memory in the paper's units: Lambda = {numbers} numbers x p = {p} (measured) = "
-                    f"{numbers * p:,} bits of RNN state")
-    cert = cli.certificate(command=command, domain=domain.describe(), checked=found.checked,
-                           failures=[], verified=p is not None, started=started, min_precision=p, tried=tried,
-                           search="exhaustive", model=info, mode="rp (searched)", memory=memory)
-    cli.write_json(a.json, cert)
-    return cli.EXIT_OK if p is not None else cli.EXIT_COUNTEREXAMPLE
+            notes = [f"memory in the paper's units: Lambda = {numbers} numbers x p = {p} (measured) = "
+                     f"{numbers * p:,} bits of RNN state"]
+    what = f"{domain.size:,} inputs of length 0..{task.max_len} of machine {task.machine.name}"
+    return core.precision_verdict(found, what, command=command, domain=domain, started=started, model=info,
+                                  json_path=a.json, notes=notes, memory=memory)
 
 
 def _print_one(machine, report) -> None:
