@@ -275,6 +275,13 @@ def route_summary(json_path: str | None) -> None:
     _summary_stream = sys.stderr if json_path == "-" else None
 
 
+def start_run(module: str, argv: list[str] | None, json_path: str | None) -> tuple[float, list[str]]:
+    """After validation, what every checker's ``main`` does first: route the summary (stderr when the
+    certificate takes stdout), start the clock, and record the command for the certificate."""
+    route_summary(json_path)
+    return time.time(), [f"python -m {module}"] + (sys.argv[1:] if argv is None else list(argv))
+
+
 def progress(total: int, desc: str, disable: bool = False):
     """A tqdm bar on stderr; silent when disabled or when the job is tiny."""
     return tqdm(total=total, desc=desc, file=sys.stderr, disable=disable or total < 2,

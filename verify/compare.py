@@ -286,9 +286,7 @@ def _validate(a) -> dict[str, str]:
 def main(argv=None) -> int:
     a = parse_args(argv)
     weights = _validate(a)
-    cli.route_summary(a.json)
-    started = time.time()
-    command = ["python -m verify.compare"] + (sys.argv[1:] if argv is None else list(argv))
+    started, command = cli.start_run("verify.compare", argv, a.json)
     rows = table(a.n, a.samples, a.graphs, a.seed, weights, not a.no_progress, a.precision)
     print_table(rows, a.n)
     extra = {}

@@ -26,6 +26,7 @@ first-failure trace, the run over a domain with shards and worker processes (:fu
 
 from __future__ import annotations
 
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Callable
@@ -516,9 +517,12 @@ class PrecisionSearch:
 
 def search_precision(construction: Construction, task: Task, model, domain: Domain, *,
                      shard: tuple[int, int] = (0, 1), workers: int = 1, scheduler: str | None = None,
-                     report: Callable[[str], None] = print) -> PrecisionSearch:
+                     report: Callable[[str], None] | None = None) -> PrecisionSearch:
     """``--min-precision`` of every checker: :func:`min_precision` over full checks of the (shard of
-    the) domain in the paper's exact R_p."""
+    the) domain in the paper's exact R_p. Each probe is reported on stderr unless ``report`` is given."""
+    if report is None:
+        def report(line: str) -> None:
+            print(line, file=sys.stderr)
     checked = []
 
     def passes(p: int) -> bool:

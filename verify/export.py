@@ -32,7 +32,6 @@ import argparse
 import json
 import os
 import sys
-import time
 
 import numpy as np
 
@@ -210,9 +209,7 @@ def versions() -> dict:
 def main(argv=None) -> int:
     a = parse_args(argv)
     construction = _validate(a)
-    cli.route_summary(a.json)
-    started = time.time()
-    command = ["python -m verify.export"] + (sys.argv[1:] if argv is None else list(argv))
+    started, command = cli.start_run("verify.export", argv, a.json)
     want = None if a.instances == "all" else int(a.instances)
     task = make_task(a)
     model = model_io.load_or_build(a.weights, construction.build(task))

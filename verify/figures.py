@@ -35,8 +35,8 @@ from theory.tasks.istree import sample_graph
 from verify import core, plots
 from verify.bounds import DEFAULT_P, bound_row
 from verify.cli import ArgumentParser, EXIT_OK, UsageError, main_guard, progress
-from verify.plots import (MARKERS, PALETTE, TITLES, both_widths, grid, legend_proxy, log2_axes, panel_labels,
-                          series, write_csv, write_tex)
+from verify.plots import (MARKERS, PALETTE, TITLES, both_widths, grid, legend_below, legend_proxy, log2_axes,
+                          panel_labels, series, write_csv, write_tex)
 from verify.smt.precision import certificate as precision_certificate
 
 
@@ -290,11 +290,8 @@ def fig_crossover(out: str, quick: bool = False) -> list[str]:
         ax.set_xlabel("n")
         ax.set_ylabel("ratio")
         ax.legend(fontsize=5, loc="upper left")
-        handles, labels = axes[0].get_legend_handles_labels()
-        fig.legend(handles, labels, loc="lower center", ncol=3 if tag == "2col" else 1, fontsize=6,
-                   bbox_to_anchor=(0.5, -0.01))
-        panel_labels(axes)
-        fig.tight_layout(rect=(0, 0.05 if tag == "2col" else 0.07, 1, 1))
+        legend_below(fig, axes, *axes[0].get_legend_handles_labels(), ncol=3 if tag == "2col" else 1,
+                     bottom=0.05 if tag == "2col" else 0.07)
         return fig
 
     files = both_widths(draw, out, "crossover", quick)
@@ -435,10 +432,8 @@ def fig_precision(out: str, quick: bool = False, show: bool = False) -> list[str
                 if lab not in labels:
                     handles.append(h)
                     labels.append(lab)
-        fig.legend(handles, labels, loc="lower center", ncol=4 if tag == "2col" else 2, fontsize=6,
-                   bbox_to_anchor=(0.5, -0.01))
-        panel_labels(axes)
-        fig.tight_layout(rect=(0, 0.1 if tag == "2col" else 0.04, 1, 1))
+        legend_below(fig, axes, handles, labels, ncol=4 if tag == "2col" else 2,
+                     bottom=0.1 if tag == "2col" else 0.04)
         return fig
 
     files = both_widths(draw, out, "precision", quick)

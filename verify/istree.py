@@ -89,9 +89,7 @@ def _validate(a) -> None:
 def main(argv=None) -> int:
     a = parse_args(argv)
     _validate(a)
-    cli.route_summary(a.json)
-    started = time.time()
-    command = ["python -m verify.istree"] + (sys.argv[1:] if argv is None else list(argv))
+    started, command = cli.start_run("verify.istree", argv, a.json)
     if a.merge:
         return merge(a.merge, a.json, command, started)
     construction = registry.get("istree", a.model)
@@ -171,7 +169,7 @@ def _print_one(report, verbose):
 def min_precision(construction, task, model, domain, shard, a, command, started, info) -> int:
     """Smallest odd p for which every instance of the (shard of the) domain passes in R_p."""
     found = core.search_precision(construction, task, model, domain, shard=shard, workers=a.workers,
-                                  scheduler=a.scheduler, report=lambda s: print(s, file=sys.stderr))
+                                  scheduler=a.scheduler)
     where = f" (shard {shard[0]}/{shard[1]})" if shard[1] > 1 else ""
     parts = domain.describe()["parts"]
     text = parts[0]["description"] + (", and seeded samples" if len(parts) > 1 else "")

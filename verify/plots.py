@@ -77,6 +77,14 @@ def panel_labels(axes) -> None:
         ax.set_title(f"({chr(97 + i)}) {title}", loc="left", fontsize=8)
 
 
+def legend_below(fig, axes, handles, labels, ncol: int, bottom: float) -> None:
+    """One legend for the whole figure under its panels, the panel labels, and a layout leaving
+    ``bottom`` (a fraction of the height) for the legend."""
+    fig.legend(handles, labels, loc="lower center", ncol=ncol, fontsize=6, bbox_to_anchor=(0.5, -0.01))
+    panel_labels(axes)
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+
+
 def legend_proxy(ax, status: str, label: str, colour: str = "#555555", marker: str = "o") -> None:
     """A legend entry for a status alone (drawn nowhere)."""
     if status == B.EXACT:

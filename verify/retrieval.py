@@ -88,9 +88,7 @@ def main(argv=None) -> int:
     a = parse_args(argv)
     task = make_task(a)
     _validate(a, task)
-    cli.route_summary(a.json)
-    started = time.time()
-    command = ["python -m verify.retrieval"] + (sys.argv[1:] if argv is None else list(argv))
+    started, command = cli.start_run("verify.retrieval", argv, a.json)
     construction = registry.get(a.task, a.model)
     model = model_io.load_or_build(a.weights, construction.build(task))
     info = core.model_info(construction, model, a.weights)
@@ -100,7 +98,7 @@ def main(argv=None) -> int:
 
     if a.min_precision:
         found = core.search_precision(construction, task, model, domain, workers=a.workers,
-                                      scheduler=a.scheduler, report=lambda s: print(s, file=sys.stderr))
+                                      scheduler=a.scheduler)
         return core.precision_verdict(found, f"{domain.size:,} {what}", command=command, domain=domain,
                                       started=started, model=info, json_path=a.json)
 

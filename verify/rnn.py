@@ -115,9 +115,7 @@ def circuit_info(circuit: tc.Circuit) -> dict:
 def main(argv=None) -> int:
     a = parse_args(argv)
     _validate(a)
-    cli.route_summary(a.json)
-    started = time.time()
-    command = ["python -m verify.rnn"] + (sys.argv[1:] if argv is None else list(argv))
+    started, command = cli.start_run("verify.rnn", argv, a.json)
     task = make_task(a)
     construction = registry.get("rnn", a.model)
     circuit = rnn_task.circuit_of(task) if a.model == "transformer" or a.save_circuit else None
@@ -195,7 +193,7 @@ def _print_circuit_failures(task, wrong) -> None:
 
 
 def min_precision(construction, task, model, domain, command, started, info, json_path) -> int:
-    found = core.search_precision(construction, task, model, domain, report=lambda s: print(s, file=sys.stderr))
+    found = core.search_precision(construction, task, model, domain)
     return core.precision_verdict(found, f"{domain.size:,} inputs of {task.rnn} ({task.describe_domain()})",
                                   command=command, domain=domain, started=started, model=info, json_path=json_path)
 

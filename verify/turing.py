@@ -71,9 +71,7 @@ def _validate(a) -> None:
 def main(argv=None) -> int:
     a = parse_args(argv)
     _validate(a)
-    cli.route_summary(a.json)
-    started = time.time()
-    command = ["python -m verify.turing"] + (sys.argv[1:] if argv is None else list(argv))
+    started, command = cli.start_run("verify.turing", argv, a.json)
     machine = load_machine(a.machine)
     word = machine.parse_input(a.trace) if a.trace is not None else None
     max_len = max(len(word), a.max_len or 0) if word is not None else a.max_len
@@ -131,7 +129,7 @@ def _check_chain_length(longest: int, trace: bool) -> None:
 
 def min_precision(construction, task, model, domain, a, command, started, info) -> int:
     found = core.search_precision(construction, task, model, domain, workers=a.workers,
-                                  scheduler=a.scheduler, report=lambda s: print(s, file=sys.stderr))
+                                  scheduler=a.scheduler)
     p, numbers = found.p, model.shape()["state_dim"]
     memory, notes = {}, []
     if p is not None:

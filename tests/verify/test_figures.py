@@ -176,3 +176,14 @@ def test_full_run(tmp_path):
     cross = {(r["task"], int(r["n"])): r for r in read_csv(tmp_path / "crossover.csv")}
     assert int(cross["index", 4096]["rnn_bits"]) > int(cross["index", 4096]["weights_bits"])
     assert all(not r["kv_bits"] or int(r["kv_bits"]) > int(r["rnn_bits"]) for r in cross.values())
+
+
+def test_precision_rows_are_what_their_searches_found(quick_dir):
+    """Each p_min passed and p_min - 2 failed among the recorded probes (both run); the fit is least squares."""
+    rows = read_csv(quick_dir / "precision.csv")
+    assert rows and all(r["status"] == "measured" for r in rows)
+    for r in rows:
+        probes = r["probes"].split()
+        assert f"{r['p_min']}+" in probes and f"{int(r['p_min']) - 2}-" in probes, r
+    assert figures.fit_log2([(4, 11), (8, 15), (16, 19), (32, 23)]) == pytest.approx((4.0, 3.0))
+    assert figures.fit_log2([(8, 15)]) is None
