@@ -71,4 +71,8 @@ def build_counting_transformer(n: int, *, beta_count: float | None = None,
               Block([], l4.build(), "L4 FFN: compare with 1, emit YES/NO")]
     return Transformer(vocab, layout, blocks, score_scale=1.0,
                        meta={"builder": "build_counting_transformer", "task": "counting", "n": n,
-                             "theorem": "Thm 4.6 (Counting)", "claim": CLAIM})
+                             "theorem": "Thm 4.6 (Counting)", "claim": CLAIM,
+                             # premises of the rounding-error argument (verify.smt.precision): the
+                             # read-out wins by 2 (YES/NO 2 against 0), and COUNT averages over its
+                             # tied keys (the sink and the matches); COPY's target is unique
+                             "logit_margin": 2.0, "tied_heads": {"COUNT": "all"}})

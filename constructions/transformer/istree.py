@@ -75,8 +75,8 @@ def build_istree_transformer(n: int, beta: float = 64.0, out_scale: float = 2.0)
     """The IsTree Transformer for graphs on vertices 1..n (any number of edges up to C(n,2)).
 
     ``beta`` is the attention margin: every head's target beats every other key by at least
-    ``beta`` (COUNT: its tied targets beat the rest by beta), so a column's leaked weight is at most
-    ``L e^{-beta}``. ``out_scale`` is the logit margin of the read-out (numbers win by out_scale/2,
+    ``beta`` (a head with tied targets, listed in ``meta["tied_heads"]``: they beat the rest by
+    beta), so a column's leaked weight is at most ``L e^{-beta}``. ``out_scale`` is the logit margin of the read-out (numbers win by out_scale/2,
     YES/NO by out_scale).
     """
     n = check_n(n)
@@ -95,7 +95,16 @@ def build_istree_transformer(n: int, beta: float = 64.0, out_scale: float = 2.0)
         Block(_block7_heads(lay, beta), _block7_ffn(lay, vocab, out_scale), "7: visited, read-out"),
     ]
     meta = {"builder": "build_istree_transformer", "theorem": "Thm 4.7 (Lemma C.27)", "n": n,
-            "beta": beta, "out_scale": out_scale, "max_len": max_len}
+            "beta": beta, "out_scale": out_scale, "max_len": max_len,
+            # premises of the rounding-error argument (verify.smt.precision): the read-out's margin,
+            # and the heads whose column can average over several maximal keys, with the values
+            # that the average reaches (at the other values every tied key holds 0). COUNT ties the
+            # sink with the matches; VISITED ties every CoT occurrence of cand; SEP ties every key
+            # before the separator, where after_sep is 0 at every key and only sep_pos averages;
+            # NEXT and NEXT2 tie the non-record keys at <sep> (query vertex 0), which hold
+            # rec_o = rec_o2 = 0. Every other head has one target at every row that matters.
+            "logit_margin": out_scale / 2,
+            "tied_heads": {"COUNT": "all", "VISITED": "all", "SEP": ["sep_pos"], "NEXT": [], "NEXT2": []}}
     return Transformer(vocab, lay, blocks, score_scale=1.0, meta=meta)
 
 

@@ -3,6 +3,7 @@ with the numpy runtime, and the precision certificate is confirmed by R_p runs."
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 
 import numpy as np
@@ -23,7 +24,7 @@ from verify.smt import command as smt
 from verify.smt import istree as smt_istree
 from verify.smt.encode import discharge, environment, ffn_output, score, to_fraction
 from verify.smt.gadgets import ATT_LAYOUT, FFN_LAYOUT, GADGETS
-from verify.smt.precision import certificate
+from verify.smt.precision import certificate, premise_violations, propagate
 
 N = 4
 PROVABLE = list(GADGETS)
@@ -163,7 +164,58 @@ def test_precision_certificate_is_sound_and_not_below_measured():
     assert passes(cert.p)  # the certified precision really passes every instance
     measured, _ = core.min_precision(passes, report=lambda s: None)
     assert measured <= cert.p
-    assert certificate("counting", N).p is None  # unit fractions: outside the margin argument
+    assert not cert.inexact  # Index needs no rounding-error argument: every value is on the grid
+
+
+@pytest.mark.parametrize("construction,n", [("counting", 4), ("counting", 8), ("istree", 4), ("istree", 5)])
+def test_rounding_error_certificate_is_sound(construction, n):
+    """Counting and IsTree round COUNT's 1/(m+1): argument (4) still certifies a p, and R_p at that
+    p passes the whole default domain, while the argument's premises hold there."""
+    cert = certificate(construction, n)
+    entry = registry.get(construction, "transformer")
+    task = registry.task_of_size(entry.task, n)
+    model = entry.build(task)
+    assert cert.p is not None and "cnt" in cert.inexact, cert.as_dict()
+    assert 0 < 2 * cert.logit_error < model.meta["logit_margin"]
+    assert core.run(entry, task, model, task.domain(), Rp(cert.p), progress=False).failed == 0
+    assert premise_violations(construction, n) == []
+
+
+def test_premise_checks_can_fail():
+    entry = registry.get("istree", "transformer")
+    task = registry.task_of_size(entry.task, 5)
+    model = entry.build(task)
+    model.meta["tied_heads"] = {k: v for k, v in model.meta["tied_heads"].items() if k != "VISITED"}
+    assert any(v.startswith("VISITED") for v in premise_violations("istree", 5, model))
+    model.meta["tied_heads"]["SEP"] = []  # SEP's average reaches sep_pos
+    assert any("averages nonzero values into sep_pos" in v for v in premise_violations("istree", 5, model))
+    model = entry.build(task)
+    model.meta["logit_margin"] = 1.5  # a number wins by out_scale / 2 = 1
+    assert any("logit_margin" in v for v in premise_violations("istree", 5, model))
+
+
+def test_rounding_error_argument_needs_a_logit_margin():
+    entry = registry.get("counting", "transformer")
+    model = entry.build(registry.task_of_size(entry.task, N))
+    del model.meta["logit_margin"]
+    cert = certificate("counting", N, model)
+    assert cert.p is None and "logit margin" in cert.note
+
+
+def test_rounding_error_needs_exact_scores_in_a_tied_head():
+    model = build_istree_transformer(4)
+    model.meta["tied_heads"]["NEXT"] = ["o1"]  # NEXT's scores read the rounded counters
+    t = propagate(model, model.meta["max_len"])
+    assert any(p.startswith("NEXT averages") for p in t.problems)
+
+
+def test_certify_prints_and_records_every_certificate(tmp_path, capsys):
+    out = tmp_path / "c.json"
+    assert smt.main(["--certify", "counting", "--sizes", "4,8", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    rows = [line.split() for line in text.splitlines() if line.strip().startswith("counting")]
+    assert [(int(r[1]), int(r[3])) for r in rows] == [(4, certificate("counting", 4).p), (8, certificate("counting", 8).p)]
+    assert [c["proved_p"] for c in json.loads(out.read_text())["precision_certificates"]] == [31, 33]
 
 
 def test_plot_writes_png_and_pdf(tmp_path):
@@ -172,7 +224,7 @@ def test_plot_writes_png_and_pdf(tmp_path):
     assert path.exists() and (tmp_path / "precision.pdf").exists()
 
 
-@pytest.mark.parametrize("argv", [["--gadget", "all"], ["--gadget", "nope", "--n", "4"], ["--n", "4"],
+@pytest.mark.parametrize("argv", [["--certify", "nope"], ["--certify", "index", "--sizes", "4,x"], ["--gadget", "all"], ["--gadget", "nope", "--n", "4"], ["--n", "4"],
                                   ["--gadget", "copy", "--n", "4", "--p", "8"],
                                   ["--construction", "index", "--n", "4", "--weights", "missing.npz"]])
 def test_bad_usage_exits_2(argv, capsys):

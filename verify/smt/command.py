@@ -10,6 +10,9 @@ What is proved (docs/smt.md states each claim and its domain):
                            size 2..n (whole alphabet) yields the reference answer with unique arg-maxes;
                            istree: block FFNs 1, 4, 5, 6, the block-7 read-out decision and the
                            EDGE/PARENT/NEXT/NEXT2/VISITED margins
+  --certify NAME|all       the precision certificate of each Transformer construction at --sizes: the
+                           smallest odd p for which the margin argument (with the rounding-error bound
+                           for COUNT's 1/(m+1) in Counting and IsTree) proves R_p correct, and why
   --plot FILE              the smallest p the margin argument certifies vs the smallest p the checkers
                            measure (--measured DIR of their --json certificates), against log2 n
 Exit codes: 0 everything proved; 1 a counterexample (printed as a concrete input) or a margin too
@@ -33,6 +36,7 @@ from verify.smt import models as smt_models
 from verify.smt.encode import discharge, max_q, one_hot_bound
 from verify.smt.gadgets import GADGETS, length_for
 from verify.smt.plot import collect, draw
+from verify.smt.precision import CONSTRUCTIONS as CERTIFIABLE, certificate
 
 EXIT_TIMEOUT = 3
 MAX_N = 256  # gadget domains grow like n^2 positions; whole constructions are proved far below this
@@ -119,6 +123,18 @@ def print_table(rows: list[dict]) -> None:
             cli.say(f"\ntimeout: {r['kind']} {r['name']} (n = {r['n']}) at obligation {r['failed']!r}")
 
 
+def print_certificates(certs: list[dict]) -> None:
+    cli.say("precision certificates (margin argument, App. A.2 rounding): proved p = 2q + 1")
+    cli.say(f"  {'construction':<13}{'n':>5}{'L':>8}  {'p':>4}  {'q range':>7}  {'q one-hot':>9}  "
+            f"{'logit error':>11}  rounded")
+    for c in certs:
+        err = "-" if c["logit_error_bound"] is None else f"{c['logit_error_bound']:.3g}"
+        rounded = ", ".join(c["rounded_coordinates"][:4]) + (" ..." if len(c["rounded_coordinates"]) > 4 else "")
+        cli.say(f"  {c['construction']:<13}{c['n']:>5}{c['L']:>8}  {c['proved_p'] or 'none':>4}  "
+                f"{c['q_needed'] if c['q_needed'] is not None else '-':>7}  {c['q_one_hot_max']:>9}  "
+                f"{err:>11}  {rounded or 'none (exact)'}" + (f"  [{c['note']}]" if c["note"] else ""))
+
+
 def parse_args(argv):
     p = cli.ArgumentParser(prog="python -m verify.smt", description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -130,8 +146,11 @@ def parse_args(argv):
                         f"(default {DEFAULT_P}); more bits of precision need a larger beta * gap")
     p.add_argument("--timeout", type=float, default=120.0, help="seconds per gadget / construction size")
     p.add_argument("--weights", metavar="FILE.npz", help="prove a saved model (one --construction, size n only)")
+    p.add_argument("--certify", metavar="NAME",
+                   help=f"print the precision certificate of one of {', '.join(CERTIFIABLE)} or 'all' at --sizes")
     p.add_argument("--plot", metavar="FILE", help="draw proved vs measured minimal precision (PNG plus PDF/SVG)")
-    p.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)), help="sizes n for --plot")
+    p.add_argument("--sizes", default=",".join(map(str, DEFAULT_SIZES)),
+                   help="comma-separated sizes n for --certify and --plot (default %(default)s)")
     p.add_argument("--measured", metavar="DIR",
                    help="directory of checker certificates <construction>-<n>.json written with --min-precision")
     p.add_argument("--list", action="store_true", help="list the gadgets and constructions, then exit")
@@ -142,8 +161,10 @@ def parse_args(argv):
 def _validate(a):
     if a.list:
         return
-    if not (a.gadget or a.construction or a.plot):
-        raise cli.UsageError("give --gadget NAME|all, --construction NAME|all or --plot FILE")
+    if not (a.gadget or a.construction or a.plot or a.certify):
+        raise cli.UsageError("give --gadget NAME|all, --construction NAME|all, --certify NAME|all or --plot FILE")
+    if a.certify and a.certify != "all" and a.certify not in CERTIFIABLE:
+        raise cli.UsageError(f"unknown construction {a.certify!r} for --certify; known: {', '.join(CERTIFIABLE)}")
     if (a.gadget or a.construction) and a.n is None:
         raise cli.UsageError("--n is required with --gadget / --construction")
     cli.check_range("--n", a.n, 2, MAX_N)
@@ -205,6 +226,11 @@ def main(argv=None) -> int:
             else:
                 low = 3 if name == "cgram" else 2
                 rows += [construction_row(name, m, a.timeout) for m in range(low, a.n + 1)]
+    certified = None
+    if a.certify:
+        names = CERTIFIABLE if a.certify == "all" else [a.certify]
+        certified = [certificate(name, n).as_dict() for name in names for n in _sizes(a.sizes)]
+        print_certificates(certified)
     plot_data = None
     if a.plot:
         plot_data = collect(_sizes(a.sizes), a.measured)
@@ -224,7 +250,8 @@ def main(argv=None) -> int:
     cert = cli.certificate(command=command, domain={"n": a.n, "p": a.p, "gadget": a.gadget,
                                                     "construction": a.construction},
                            checked=len(rows), failures=bad + slow, verified=not bad and not slow,
-                           started=started, results=rows, precision=plot_data)
+                           started=started, results=rows, precision=plot_data,
+                           precision_certificates=certified)
     cli.write_json(a.json, cert)
     if bad:
         return cli.EXIT_COUNTEREXAMPLE
