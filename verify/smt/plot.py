@@ -87,14 +87,16 @@ def draw(rows: list[dict], path: str) -> list[str]:
             ax.scatter(over, [top] * len(over), color=col, marker=mk, facecolors="white", s=49, zorder=3)
     sizes = sorted({r["n"] for r in rows})
     left = np.log2(sizes[0])
-    ax.axhline(P_MAX, color="0.4", linestyle=":", linewidth=1)
-    ax.text(left, P_MAX + 0.6, f"p = {P_MAX}: largest R_p the runtime emulates", fontsize=8, color="0.3")
-    ax.text(left, top + 2.5, f"open markers at p = {top}: measured, no p <= {P_MAX} passes", fontsize=8,
-            color="0.3")
+    censored = any(r["measured_available"] and r["measured_p"] is None for r in rows)
+    if censored:  # the range line and its label only where a point sits on it
+        ax.axhline(P_MAX, color="0.4", linestyle=":", linewidth=1)
+        ax.text(left, P_MAX + 0.6, f"p = {P_MAX}: largest R_p the runtime computes", fontsize=8, color="0.3")
+        ax.text(left, top + 2.5, f"open markers at p = {top}: measured, no p <= {P_MAX} passes", fontsize=8,
+                color="0.3")
     uncovered = sorted({r["construction"] for r in rows if r["proved_p"] is None})
     if uncovered:
-        ax.text(0.99, 0.02, f"no proved curve for {', '.join(uncovered)}: COUNT's 1/(m+1) is not dyadic,\n"
-                "outside the margin argument (points are offset sideways slightly)", transform=ax.transAxes,
+        ax.text(0.99, 0.02, f"no proved p at some sizes for {', '.join(uncovered)} (the margin argument's\n"
+                "conditions cannot all hold there); points are offset sideways slightly", transform=ax.transAxes,
                 ha="right", va="bottom", fontsize=8, color="0.3")
     ax.set_xticks([np.log2(n) for n in sizes])
     ax.set_xticklabels([f"{int(np.log2(n))}\n(n={n})" for n in sizes], fontsize=8)
@@ -103,7 +105,8 @@ def draw(rows: list[dict], path: str) -> list[str]:
     ax.set_title("Smallest R_p precision: proved by the margin argument vs measured by the checkers")
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize=7, ncol=2, loc="upper left", framealpha=0.9)
-    ymax = max([top] + [r["proved_p"] for r in rows if r["proved_p"]]) + 12
+    values = [r["proved_p"] for r in rows if r["proved_p"]] + [r["measured_p"] for r in rows if r["measured_p"]]
+    ymax = max([top if censored else 0] + values) + 12
     ax.set_ylim(20, ymax)
     fig.tight_layout()
     stem, ext = os.path.splitext(path)

@@ -312,9 +312,11 @@ def certificate(construction: str, n: int, model=None) -> Certificate:
     if t.problems:
         cert.note = "; ".join(t.problems)
         return cert
+    if q_range > q_hot:
+        cert.note = f"the range needs q >= {q_range}, the one-hot margin allows q <= {q_hot}"
+        return cert
     if not t.inexact:  # (1)-(3): R_p computes the exact model
-        cert.p = 2 * q_range + 1 if q_range <= q_hot else None
-        cert.note = "" if cert.p else "no q meets the range and one-hot conditions together"
+        cert.p = 2 * q_range + 1
         return cert
     margin = model.meta.get("logit_margin")
     if margin is None:
@@ -328,7 +330,7 @@ def certificate(construction: str, n: int, model=None) -> Certificate:
         if all(one_hot_bound(bg - slack, q, length) for bg in beta_gaps):
             cert.p, cert.q_error, cert.logit_error = 2 * q + 1, q, e.logit_err
             return cert
-    cert.note = f"no q in {q_range}..{q_hot} keeps the rounding errors below the margins"
+    cert.note = f"no q in {q_range}..{q_hot} keeps the rounding errors below the margins"  # (4) or (3) with e_s
     return cert
 
 
