@@ -69,7 +69,7 @@ class Range:
 
     lo: float
     hi: float
-    fb: int
+    fb: int  # if not exact: the fraction bits of the exact terms it was summed from
     err: float = 0.0
     exact: bool = True
     supp: float = math.inf  # at how many positions of a sequence the R_p value can be nonzero
@@ -148,10 +148,9 @@ class Tracker:
     problems: list[str] = field(default_factory=list)  # premises the argument cannot use
 
     def see(self, r: Range | float, fb: int | None = None) -> None:
-        if isinstance(r, Range):
+        if isinstance(r, Range):  # fb: the exact terms' fraction bits, also inside a rounded sum
             self.mag = max(self.mag, r.top)
-            if r.exact:
-                self.fb = max(self.fb, r.fb)
+            self.fb = max(self.fb, r.fb)
         else:
             self.mag = max(self.mag, abs(r))
             self.fb = max(self.fb, fb or 0)
@@ -202,7 +201,7 @@ def propagate(model, length: int, q: int | None = None) -> Tracker:
                 prod = _mul(qf, kf, u)
                 t.see(prod)
                 s_top, s_err, s_exact = s_top + prod.top, s_err + prod.err, s_exact and prod.exact
-                s_fb = max(s_fb, prod.fb) if prod.exact else s_fb
+                s_fb = max(s_fb, prod.fb)
             t.see(2 * s_top, s_fb)  # partial sums of the score and the difference s - max
             if averages != set():  # a declared average: its tied keys must tie in R_p too
                 if not s_exact:
