@@ -335,18 +335,32 @@ def precision_sizes(task: str, kind: str, quick: bool) -> list[int]:
 def measured_precision(task_name: str, kind: str, size: int, samples: int) -> dict:
     """The smallest odd p <= P_MAX at which the construction passes a seeded sample in exact R_p
     (verify.core.min_precision: the checkers' --min-precision search), or None if none does."""
-    from theory.precision import P_MAX
-
     construction = registry.get(task_name, kind)
     task = make_task(task_name, size)
     model = construction.build(task)
     domain = task.domain(samples=samples, seed=0)
+    return {"task": task_name, "family": registry.FAMILIES[kind], "kind": kind, "n": size,
+            **searched_precision(construction, task, model, domain)}
+
+
+def searched_precision(construction, task, model, domain) -> dict:
+    """One row's measured fields: the checkers' --min-precision search over ``domain``, every probe
+    (``31+`` passed, ``29-`` failed) and its time; ``censored`` when no p up to P_MAX passes."""
+    from theory.precision import P_MAX
+
     started = time.time()
     found = core.search_precision(construction, task, model, domain, report=lambda s: None)
-    return {"task": task_name, "family": registry.FAMILIES[kind], "kind": kind, "n": size,
-            "p_min": found.p, "censored": found.p is None, "p_max": P_MAX, "instances": found.checked,
+    return {"p_min": found.p, "censored": found.p is None, "p_max": P_MAX, "instances": found.checked,
             "probes": " ".join(f"{t['p']}{'+' if t['pass'] else '-'}" for t in found.tried),
             "seconds": round(time.time() - started, 1), "status": B.MEASURED}
+
+
+def censored_arrows(ax, rows: list[dict], x: str, colour: str) -> None:
+    """A size where no p up to P_MAX passes: an arrow up from the top of the range, no value."""
+    for r in rows:
+        if r["censored"]:
+            ax.annotate("", xy=(r[x], r["p_max"] + 12), xytext=(r[x], r["p_max"]),
+                        arrowprops=dict(arrowstyle="->", color=colour, lw=1))
 
 
 def precision_rows(quick: bool, show: bool = False) -> list[dict]:
@@ -407,10 +421,7 @@ def fig_precision(out: str, quick: bool = False, show: bool = False) -> list[str
                 xs = [r["n"] for r in mine]
                 series(ax, xs, [r["p_min"] for r in mine], B.MEASURED, colour[kind], MARKERS[i],
                        registry.FAMILIES[kind])
-                up = [r for r in mine if r["censored"]]
-                for r in up:   # censored: at least P_MAX + 2 bits; an arrow from the top, no value
-                    ax.annotate("", xy=(r["n"], r["p_max"] + 12), xytext=(r["n"], r["p_max"]),
-                                arrowprops=dict(arrowstyle="->", color=colour[kind], lw=1))
+                censored_arrows(ax, mine, "n", colour[kind])
                 fit = fits[(task, kind)]
                 if fit["slope"] is not None:
                     grid_x = np.array([xs[0], xs[-1]], dtype=float)
@@ -447,6 +458,79 @@ def fig_precision(out: str, quick: bool = False, show: bool = False) -> list[str
             "--" if f["intercept"] is None else f"{f['intercept']:.1f}", f["censored"]] for f in fits.values()]
     files.append(write_tex(out, "precision", ["task", "family", "a (bits per doubling of n)", "b", "censored"], tex,
                            "Least-squares fit p_min(n) = a log2 n + b of the measured precision (uncensored sizes)."))
+    return files
+
+
+# --------------------------------------------------------------------------- precision of the TM simulators
+TM_MACHINES = ("parity", "palindrome")
+TM_FAMILIES = ("rag", "hybrid", "rnn-cot", "transformer")
+
+
+def tm_lengths(kind: str, quick: bool) -> list[int]:
+    """Input lengths L (every input of length 0..L is checked). The Thm 4.8 chain's sequences have
+    n + (n + T)(C + 1) tokens with n = 2^L, and its R_p search takes 35 s at L = 2 and 4.5 min at
+    L = 3 (parity), so it is drawn at L = 1, 2 only (and not in the quick figure)."""
+    if kind == "transformer":
+        return [] if quick else [1, 2]
+    return [2] if quick else [2, 4, 6, 8]
+
+
+def tm_precision_rows(quick: bool, show: bool = False) -> list[dict]:
+    from theory.tasks.turing import TuringTask
+    from theory.turing import load_machine
+
+    jobs = [(m, k, L) for m in TM_MACHINES for k in TM_FAMILIES for L in tm_lengths(k, quick)]
+    bar = progress(len(jobs), "precision_tm", disable=not show)
+    rows = []
+    for name, kind, length in jobs:
+        construction = registry.get("turing", kind)
+        task = TuringTask(load_machine(name), length)
+        model = construction.build(task)
+        rows.append({"machine": name, "family": registry.FAMILIES[kind], "kind": kind, "max_len": length,
+                     "theorem": construction.theorem.split(" (")[0],
+                     **searched_precision(construction, task, model, task.domain())})
+        bar.update(1)
+    bar.close()
+    return rows
+
+
+@figure("precision_tm", "Bits each Turing-machine simulator needs: the smallest odd p at which it passes every "
+        "input of length 0..L in exact R_p, for the RAG-RNN (Thm 5.4), the hybrid (Thm 5.8), the RNN with "
+        "CoT (Thm 4.1) and the Thm 4.8 Transformer chain.")
+def fig_precision_tm(out: str, quick: bool = False, show: bool = False) -> list[str]:
+    rows = tm_precision_rows(quick, show)
+    colour = {k: PALETTE[i] for i, k in enumerate(TM_FAMILIES)}
+
+    def draw(tag):
+        fig, axes = grid(tag, len(TM_MACHINES), 2.4, 2.0)
+        for ax, name in zip(axes, TM_MACHINES):
+            for i, kind in enumerate(TM_FAMILIES):
+                mine = [r for r in rows if r["machine"] == name and r["kind"] == kind]
+                if not mine:
+                    continue
+                xs = [r["max_len"] for r in mine]
+                series(ax, xs, [r["p_min"] for r in mine], B.MEASURED, colour[kind], MARKERS[i],
+                       f"{registry.FAMILIES[kind]} ({mine[0]['theorem']})")
+                censored_arrows(ax, mine, "max_len", colour[kind])
+            lengths = sorted({r["max_len"] for r in rows if r["machine"] == name})
+            ax.set_xticks(lengths, [str(m) for m in lengths])
+            ax.set_title(f"machine {name}")
+            ax.set_xlabel("input length L (every input of length <= L)")
+            ax.set_ylabel("p (bits)")
+        handles, labels = axes[0].get_legend_handles_labels()
+        legend_below(fig, axes, handles, labels, ncol=4 if tag == "2col" else 2,
+                     bottom=0.1 if tag == "2col" else 0.08)
+        return fig
+
+    files = both_widths(draw, out, "precision_tm", quick)
+    header = ["machine", "family", "theorem", "max_len", "p_min", "censored", "p_max", "instances", "probes",
+              "seconds", "status"]
+    files.append(write_csv(out, "precision_tm", header, [[r[h] for h in header] for r in rows]))
+    tex = [[r["machine"], r["family"], r["theorem"], r["max_len"], "--" if r["p_min"] is None else r["p_min"],
+            r["instances"]] for r in rows]
+    files.append(write_tex(out, "precision_tm", ["machine", "simulator", "theorem", "L", "p_min", "inputs"], tex,
+                           "Smallest odd p at which each Turing-machine simulator passes every input of length "
+                           "0..L in exact R_p (exhaustive)."))
     return files
 
 

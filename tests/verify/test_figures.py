@@ -14,7 +14,7 @@ import pytest  # noqa: E402
 
 from constructions import registry
 from verify import bounds as V  # noqa: E402
-from verify import compare, figures  # noqa: E402
+from verify import compare, figures, turing  # noqa: E402
 
 EXTS = ("pdf", "svg", "png")
 
@@ -187,3 +187,19 @@ def test_precision_rows_are_what_their_searches_found(quick_dir):
         assert f"{r['p_min']}+" in probes and f"{int(r['p_min']) - 2}-" in probes, r
     assert figures.fit_log2([(4, 11), (8, 15), (16, 19), (32, 23)]) == pytest.approx((4.0, 3.0))
     assert figures.fit_log2([(8, 15)]) is None
+
+
+def test_tm_precision_rows_are_exhaustive_searches(quick_dir, tmp_path):
+    """Every simulator row covers every input of length 0..L (2^(L+1) - 1 binary words), and its
+    p_min passed while p_min - 2 failed; the RAG row's p_min agrees with verify.turing's own search."""
+    rows = read_csv(quick_dir / "precision_tm.csv")
+    assert {r["family"] for r in rows} >= {"RAG-RNN", "hybrid", "RNN+CoT"}
+    for r in rows:
+        assert int(r["instances"]) == 2 ** (int(r["max_len"]) + 1) - 1, r
+        probes = r["probes"].split()
+        assert f"{r['p_min']}+" in probes and f"{int(r['p_min']) - 2}-" in probes, r
+    rag = next(r for r in rows if r["machine"] == "parity" and r["family"] == "RAG-RNN")
+    out = tmp_path / "t.json"
+    assert turing.main(["--machine", "parity", "--max-len", rag["max_len"], "--model", "rag", "--min-precision",
+                        "--no-progress", "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["min_precision"] == int(rag["p_min"])
