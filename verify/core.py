@@ -226,6 +226,15 @@ def check_mask(seqs: Sequences, rows: np.ndarray, width: int) -> np.ndarray:
     return mask
 
 
+def forced_batches(model, seqs: Sequences, mode: Mode = FLOAT64, longest_first: bool = False):
+    """(rows, teacher_force result) for each batch of :func:`batches`, the weights prepared once."""
+    prepared = model.prepare(mode) if hasattr(model, "prepare") else None  # once per chunk
+    order = batches(seqs.lengths)
+    for rows in (reversed(order) if longest_first else order):
+        width = int(seqs.lengths[rows].max())
+        yield rows, teacher_force(model, seqs.ids[rows, :width], check_mask(seqs, rows, width), mode, prepared)
+
+
 def teacher_force_all(model, seqs: Sequences, mode: Mode = FLOAT64) -> Outcome:
     """Teacher-force every sequence (one batching policy, :func:`batches`)."""
     n = len(seqs)
@@ -233,10 +242,7 @@ def teacher_force_all(model, seqs: Sequences, mode: Mode = FLOAT64) -> Outcome:
     bad_at = np.full(n, -1, dtype=np.int64)
     got = np.zeros(n, dtype=np.int64)
     expected = np.zeros(n, dtype=np.int64)
-    prepared = model.prepare(mode) if hasattr(model, "prepare") else None  # once per chunk
-    for rows in batches(seqs.lengths):
-        width = int(seqs.lengths[rows].max())
-        result = teacher_force(model, seqs.ids[rows, :width], check_mask(seqs, rows, width), mode, prepared)
+    for rows, result in forced_batches(model, seqs, mode):
         bad = result.first_bad
         ok[rows] &= result.ok
         bad_at[rows] = bad
@@ -515,21 +521,51 @@ class PrecisionSearch:
     checked: int
 
 
+def passes_everywhere(construction: Construction, task: Task, model, domain: Domain, mode: Mode,
+                      chunks: list[int]) -> tuple[bool, int]:
+    """(every instance of the chunks passes, how many were checked), in this process, stopping at
+    the first failing batch: the same test as :func:`check_chunk` (a sound reference, every checked
+    token the unique arg-max), longest sequences first, where low precision fails first. A failing
+    --min-precision probe needs one failure, not all of them."""
+    check_vocabulary(task, model)
+    checked = 0
+    with cli.single_threaded_blas():
+        for c in chunks:
+            seqs = build_sequences(construction, task, model, domain.chunk(c)[1])
+            if any(p is not None for p in seqs.problems):
+                return False, checked
+            for rows, result in forced_batches(model, seqs, mode, longest_first=True):
+                if not result.ok.all():
+                    return False, checked
+                checked += len(rows)
+    return True, checked
+
+
 def search_precision(construction: Construction, task: Task, model, domain: Domain, *,
                      shard: tuple[int, int] = (0, 1), workers: int = 1, scheduler: str | None = None,
                      report: Callable[[str], None] | None = None) -> PrecisionSearch:
-    """``--min-precision`` of every checker: :func:`min_precision` over full checks of the (shard of
-    the) domain in the paper's exact R_p. Each probe is reported on stderr unless ``report`` is given."""
+    """``--min-precision`` of every checker: :func:`min_precision` over checks of the (shard of the)
+    domain in the paper's exact R_p. A probe that runs in this process stops at its first failure
+    (:func:`passes_everywhere`); one on a cluster checks every chunk. Each probe is reported on
+    stderr unless ``report`` is given. ``checked`` counts the instances of the last passing probe."""
     if report is None:
         def report(line: str) -> None:
             print(line, file=sys.stderr)
     checked = []
+    chunks = shard_chunks(domain, shard)
+    size = sum(domain.chunk_size_of(c) for c in chunks)
+    here = engine.runs_in_process(len(chunks), size, workers, scheduler)
 
     def passes(p: int) -> bool:
-        res = run(construction, task, model, domain, Rp(p), shard=shard, workers=workers, scheduler=scheduler,
-                  progress=False)
-        checked.append(res.checked)
-        return res.failed == 0
+        if here:
+            ok, n = passes_everywhere(construction, task, model, domain, Rp(p), chunks)
+        else:
+            res = run(construction, task, model, domain, Rp(p), shard=shard, workers=workers,
+                      scheduler=scheduler, progress=False)
+            ok, n = res.failed == 0, res.checked
+        if ok:
+            checked.append(n)
+        return ok
 
     p, tried = min_precision(passes, report=report)
     return PrecisionSearch(p, tried, checked[-1] if checked else 0)

@@ -56,8 +56,7 @@ def run_chunks(work: Callable[[Any, int], Any], context: Any, chunks: Iterable[i
     Returns where it ran: ``"in-process"``, ``"local cluster of N workers"`` or the scheduler address.
     """
     chunks = list(chunks)
-    small = len(chunks) <= 1 or (instances is not None and instances < MIN_CLUSTER_INSTANCES)
-    if scheduler is None and (workers <= 1 or small):
+    if runs_in_process(len(chunks), instances, workers, scheduler):
         for c in chunks:
             on_result(c, work(context, c))
         return "in-process"
@@ -74,6 +73,13 @@ def run_chunks(work: Callable[[Any, int], Any], context: Any, chunks: Iterable[i
             client.run(_ignore_sigint)  # Ctrl-C reaches this process, which closes the cluster
             _run_on(distributed, client, work, context, chunks, on_result, name, cluster.scheduler_address)
         return f"local cluster of {workers} workers"
+
+
+def runs_in_process(chunks: int, instances: int | None, workers: int, scheduler: str | None) -> bool:
+    """Whether :func:`run_chunks` keeps a run in this process: no scheduler given, and one worker,
+    one chunk or fewer than :data:`MIN_CLUSTER_INSTANCES` instances."""
+    small = chunks <= 1 or (instances is not None and instances < MIN_CLUSTER_INSTANCES)
+    return scheduler is None and (workers <= 1 or small)
 
 
 @contextlib.contextmanager

@@ -197,3 +197,29 @@ def test_every_graph_on_9_vertices(tmp_path):
     assert (exhaustive, trees, failed, verified) == (comb(36, 8), 9 ** 7, 0, True)
     part = next(iter(json.loads(out.read_text())["parts"].values()))
     assert part["answers"] == {"YES": 9 ** 7, "NO": comb(36, 8) - 9 ** 7}
+
+
+# -- the --min-precision probe that stops at its first failure ----------------------------------------
+@pytest.mark.parametrize("task_name,kind,n,samples", [("istree", "transformer", 5, 20), ("istree", "rag", 4, 8),
+                                                      ("counting", "hybrid", 8, 40), ("index", "rag", 6, 30)])
+def test_early_exit_probe_agrees_with_the_full_check(task_name, kind, n, samples):
+    """A probe in this process stops at the first failing batch; its verdict is the full check's at
+    every p (passing and failing), and a passing probe has checked every instance."""
+    from constructions import registry
+    from constructions.runtime.arithmetic import Rp
+    from verify import core
+
+    construction = registry.get(task_name, kind)
+    task = registry.task_of_size(construction.task, n)
+    model = construction.build(task)
+    domain = task.domain() if samples is None else task.domain(samples=samples, seed=3)
+    chunks = list(range(domain.n_chunks))
+    verdicts = set()
+    for p in (9, 15, 23, 31, 41, 47):
+        full = core.run(construction, task, model, domain, Rp(p), progress=False)
+        ok, checked = core.passes_everywhere(construction, task, model, domain, Rp(p), chunks)
+        assert ok == (full.failed == 0), p
+        if ok:
+            assert checked == full.checked == domain.size
+        verdicts.add(ok)
+    assert verdicts == {True, False}  # both kinds of probe were compared

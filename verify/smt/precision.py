@@ -214,10 +214,11 @@ def propagate(model, length: int, q: int | None = None) -> Tracker:
                 v, vm = _lin(_row(head.W_V[c], names, rng), 0.0, u)
                 t.see(vm), t.see(v)
                 if averages is None or name in averages:
-                    # sum over m <= L tied keys of ROUND(w~ v~), w~ = ROUND(1/m): |w~ - 1/m| <= u,
-                    # and only the keys where v~ != 0 (at most supp of them) contribute or round
+                    # sum over the tied keys of ROUND(w~ v~) with w~ = ROUND(1/m), against sum v / m:
+                    # sum (ROUND(w~ v~) - w~ v~) + sum (w~ - 1/m) v~ + sum (v~ - v) / m. Only keys with
+                    # v~ != 0 (at most supp <= L of them) round or contribute to the first two terms
                     m = min(float(length), v.supp)
-                    err = m * u * v.top + v.err * (1.0 + m * u) + (0.0 if v.integer else m * u)
+                    err = (0.0 if v.integer else m * u) + m * u * v.top + v.err
                     out = Range(min(v.lo, 0.0), max(v.hi, 0.0), 0, err, False)
                     t.see((1.0 + m * u) * v.top + m * u)
                 else:  # one key with weight exactly 1: the value itself
