@@ -480,10 +480,13 @@ def attention_trace(model, ids: np.ndarray, pos: int, mode: Mode) -> list[str]:
 def min_precision(passes: Callable[[int], bool], p_max: int = P_MAX, report: Callable[[str], None] = print):
     """Smallest odd p in 3..p_max for which ``passes(p)``, and every p tried.
 
-    Probes p = 15, 31, 63, ... (doubling + 1) up to p_max until one passes, then bisects between the
-    last failing and the first passing probe. The result passed and p - 2 failed (both were run).
-    Like every such search it assumes that passing is monotone in p between the probes; the list of
-    probes is returned so a reader can see the evidence.
+    Probes p = 15, 31, 63, ... (doubling + 1) up to p_max until one passes, then searches between the
+    last failing and the first passing probe, probing the first quartile of the odd p left rather
+    than the middle: a failing probe stops at its first failure (:func:`passes_everywhere`) while a
+    passing one checks everything, and the quartile needs fewer passing probes (over every answer
+    from 17 to 129: at most 4 instead of 7, 2.6 instead of 3.3 on average). The result passed and
+    p - 2 failed (both were run). Like every such search it assumes that passing is monotone in p
+    between the probes; the list of probes is returned so a reader can see the evidence.
     """
     tried: list[dict] = []
 
@@ -502,9 +505,9 @@ def min_precision(passes: Callable[[int], bool], p_max: int = P_MAX, report: Cal
             return None, tried
         else:
             lo, p = p, 2 * p + 1
-    while hi - lo > 2:  # bisect over the odd p strictly between lo and hi
+    while hi - lo > 2:  # over the odd p strictly between lo and hi, at the first quartile
         between = list(range(lo + 2, hi, 2))
-        mid = between[len(between) // 2]
+        mid = between[len(between) // 4]
         if probe(mid):
             hi = mid
         else:

@@ -223,3 +223,20 @@ def test_early_exit_probe_agrees_with_the_full_check(task_name, kind, n, samples
             assert checked == full.checked == domain.size
         verdicts.add(ok)
     assert verdicts == {True, False}  # both kinds of probe were compared
+
+
+def test_min_precision_search_finds_every_threshold_with_few_passing_probes():
+    """Against every monotone pass/fail threshold t (odd 3..255, and none): the search returns t,
+    ran t (pass) and t - 2 (fail), never probes twice, and needs at most 4 passing probes (the
+    expensive kind) for t in 17..129."""
+    from verify import core
+
+    for t in list(range(3, 257, 2)) + [257]:
+        p, tried = core.min_precision(lambda p: p >= t, report=lambda s: None)
+        assert p == (t if t <= 255 else None)
+        runs = {(d["p"], d["pass"]) for d in tried}
+        assert len(runs) == len(tried)
+        if p is not None:
+            assert (p, True) in runs and (p == 3 or (p - 2, False) in runs)
+        if 17 <= t <= 129:
+            assert sum(d["pass"] for d in tried) <= 4, (t, tried)
